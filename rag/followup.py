@@ -1,0 +1,68 @@
+"""Rewrite a follow-up question into a standalone one, using the conversation so far.
+
+    >>> rewrite("那胶州呢？", [{"role": "user", "content": "招远2023年黄金产业总产值是多少？"}])
+    '胶州2023年黄金产业总产值是多少？'
+
+Rules, in order: an elliptical follow-up ("那胶州呢？", "2022年呢？", "那去年呢？") takes the
+previous question and swaps in the new place or year; a pronoun ("该市", "它") is replaced by
+the place the previous question named; anything else is already standalone.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.question import YEAR, analyze, strip_admin_suffix
+
+__all__ = ["rewrite", "last_user_question"]
+
+_ELLIPTICAL = re.compile(r"^(?:那么?|那|还有|再问一下|再看看|换成|改成)?\s*(.{1,16}?)\s*(?:的情况|怎么样|如何|呢)[？?。]?$")
+_PRONOUNS = ("该市", "该区", "该县", "该镇", "这个市", "这个区", "那里", "当地", "它们", "它")
+_PLACE_TAIL = re.compile(r"(?:新区|街道|市|区|县|镇)$")
+
+
+def last_user_question(history: list[dict] | None) -> str | None:
+    for turn in reversed(history or []):
+        if turn.get("role") == "user" and str(turn.get("content", "")).strip():
+            return str(turn["content"]).strip()
+    return None
+
+
+def _swap_year(previous: str, year: int) -> str:
+    if YEAR.search(previous):
+        return YEAR.sub(f"{year}年", previous, count=1)
+    return f"{year}年" + previous
+
+
+def rewrite(question: str, history: list[dict] | None) -> str:
+    """The standalone form of `question` given earlier turns (unchanged when it stands alone)."""
+    question = question.strip()
+    previous = last_user_question(history)
+    if not previous:
+        return question
+    prev = analyze(previous)
+    match = _ELLIPTICAL.match(question)
+    if match and not re.search(r"多少|哪些|什么|哪|谁|几", match.group(1)):
+        focus = match.group(1).strip()
+        years = [int(y) for y in YEAR.findall(focus)]
+        relative = {"去年": -1, "前年": -2, "明年": 1, "今年": 0}
+        if years:
+            return _swap_year(previous, years[0])
+        if focus in relative and prev.years:
+            return _swap_year(previous, prev.years[0] + relative[focus])
+        place = strip_admin_suffix(focus) if _PLACE_TAIL.search(focus) else focus
+        if prev.places:
+            old = prev.places[0]
+            pattern = re.escape(old) + r"(?:新区|街道|市|区|县|镇)?"
+            return re.sub(pattern, place, previous, count=1)
+        if prev.orgs:
+            return previous.replace(prev.orgs[0], place, 1)
+        return place + previous
+    if prev.places:
+        for pronoun in _PRONOUNS:
+            if pronoun in question:
+                return question.replace(pronoun, prev.places[0], 1)
+    current = analyze(question)
+    if prev.places and not current.places and not current.orgs and len(question) <= 20 and current.kind != "describe":
+        return prev.places[0] + question
+    return question

@@ -1,0 +1,37 @@
+"""Typed settings for the edges (CLI, API, UI). Library functions take plain arguments.
+
+Every field can be set from the environment with the prefix `RAG_`, e.g.
+`RAG_INDEX_DIR=/data/index RAG_EMBEDDER=e5 rag serve`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    index_dir: Path = Path("index")
+    corpus_dir: Path = Path("corpus")
+    embedder: str = "e5"
+    chunk_chars: int = Field(300, ge=50, le=4000)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    api_key: str | None = None  # when set, requests must send it in the X-API-Key header
+    cors_origins: list[str] = []
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    max_question_chars: int = Field(1000, ge=10)
+    build_if_missing: bool = True  # `rag serve` builds the index from corpus_dir on first run
+    ui: bool = True  # mount the Gradio chat at /ui
+
+    llm_base_url: str | None = None  # an OpenAI-compatible endpoint, e.g. http://localhost:8080/v1
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout_s: float = Field(20.0, gt=0)

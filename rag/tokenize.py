@@ -1,0 +1,211 @@
+"""The lexical tokenizer shared by chunks and queries: jieba search mode plus number rules.
+
+`tokenize(text)` turns Chinese (or mixed) text into the tokens BM25 indexes:
+
+1. NFKC (full-width digits, letters, ``％`` and spaces become ASCII) and lower case;
+   spaces that PDF extraction left inside numbers are closed up
+   (``"754 . 85 亿元"`` -> ``"754.85亿元"``, ``"2 月21 日"`` -> ``"2月21日"``).
+2. A number with its unit stays one token, next to the bare number and, where the unit
+   starts with 万/亿/..., the number with that magnitude, so that ``"1308万"`` in a question
+   meets ``"1308万元"`` in a passage: ``"1308万元"`` -> ``["1308万元", "1308", "1308万"]``.
+3. The text between numbers goes through jieba's search mode (as ``cut_for_search``: each
+   word plus the dictionary 2- and 3-grams inside it, so ``"招远市"`` also yields ``"招远"``),
+   and an administrative name also yields its stem (``"环翠区"`` -> ``"环翠"``).
+4. Tokens without a letter or digit (punctuation, whitespace, emoji) and a compact list of
+   stopwords (function words and question words such as 多少, 什么, 哪些) are dropped.
+
+Simplified on purpose: no traditional/simplified conversion, no synonyms, no Chinese
+numerals ("三个" stays as jieba cuts it).
+
+Example:
+
+>>> tokenize("招远市2023年黄金产业总产值900亿元")
+['招远', '招远市', '2023年', '2023', '黄金', '产业', '总产', '产值', '总产值', '900亿元', '900', '900亿']
+
+jieba's dictionary takes about a second to load, so a private `jieba.Tokenizer` (not the
+global one) is built on first use, under a lock, with jieba's logging silenced; after that
+cutting only reads the dictionary and is safe from several threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import sys
+import threading
+import unicodedata
+from pathlib import Path
+
+import jieba
+
+__all__ = ["tokenize", "tokenizer_id", "STOPWORDS", "USERDICT_PATH"]
+
+USERDICT_PATH = Path(__file__).parent / "data" / "userdict.txt"
+
+# Use the corpus-derived user dictionary (place, company and programme names)? Chosen by
+# measurement (rag/scale.py `lexical_eval`, see `python -m rag.scale eval`).
+USE_USERDICT = True
+# Also emit the stem of administrative names: "环翠区" -> "环翠" (jieba's search mode only
+# emits sub-words its dictionary knows). Chosen by the same measurement.
+STRIP_ADMIN_SUFFIX = True
+_HMM = True  # jieba's HMM for out-of-vocabulary words; measured in lexical_eval as well
+_SEARCH_MODE = True  # emit dictionary sub-words (cut_for_search) or only jieba's words
+
+STOPWORDS: frozenset[str] = frozenset(
+    """
+    的 地 得 之 了 着 过 和 与 及 以及 或 或者 跟 同 是 为 为了 在 于 对 对于 以 将 把 被 让
+    也 都 就 而 并 并且 其 其中 从 向 由 这 那 这个 那个 这些 那些 该 此 有 个 等 等等 啊 吧 呀
+    吗 呢 嘛 么 我 你 他 她 它 我们 你们 他们 请 请问 多少 什么 什么样 哪 哪些 哪个 哪里 哪儿
+    哪家 哪一年 几 几个 多 如何 怎样 怎么 怎么样 为什么 是否 谁 时候 吗 一下
+    """.split()
+)
+
+# Units that stay glued to a number. Magnitudes may stand alone ("1308万") or precede a
+# base unit ("1308万元"); 余/多 ("200余人", "70多项") are kept inside the token.
+_MAGNITUDES = ["万亿", "千亿", "百亿", "十亿", "亿", "千万", "百万", "十万", "万", "千", "百"]
+_BASE_UNITS = [
+    "个百分点", "百分点", "美元", "欧元", "元", "人次", "人", "家", "个", "项", "吨", "亩",
+    "平方公里", "平方米", "公里", "千米", "米", "千瓦时", "千瓦", "兆瓦", "瓦", "度", "辆",
+    "台", "件", "户", "名", "所", "次", "天", "年", "月", "日", "号", "岁", "倍", "条", "座",
+    "套", "种", "批", "位", "届", "场", "期", "周", "小时", "分钟", "秒", "股", "份", "艘",
+    "架", "班次", "标箱", "栋", "层", "株", "只", "公斤", "千克", "克",
+    "立方米", "升", "例", "篇", "类", "强",
+]
+
+
+def _alternation(words: list[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+_NUMBER_RE = re.compile(
+    r"(?<![a-z0-9.])"  # not inside an identifier such as "h5n1" or a version "3.0.2"
+    r"(?P<num>\d+(?:\.\d+)?)"
+    r"(?P<unit>[a-z]+\d*"  # "110kv", "5g", "2000mwh"
+    r"|%|‰"
+    rf"|[余多]?(?P<mag>{_alternation(_MAGNITUDES)})?[余多]?(?:{_alternation(_BASE_UNITS)})?)"
+)
+# Spaces that PDF text leaves inside numbers: "754 . 85", "2 月", "10 家", "1,308".
+_SPACED_DECIMAL_RE = re.compile(r"(?<=\d)\s*\.\s*(?=\d)")
+_THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_SPACE_BEFORE_UNIT_RE = re.compile(
+    rf"(?<=\d)\s+(?=%|‰|[余多]|{_alternation(_MAGNITUDES + _BASE_UNITS)})"
+)
+_ADMIN_SUFFIXES = ("省", "市", "区", "县", "镇", "村", "街道", "新区")
+
+_lock = threading.Lock()
+_jieba: jieba.Tokenizer | None = None
+
+
+def _get_jieba() -> jieba.Tokenizer:
+    """The module's jieba tokenizer, initialised once (thread-safe, double-checked)."""
+    global _jieba
+    if _jieba is None:
+        with _lock:
+            if _jieba is None:
+                jieba.setLogLevel(logging.WARNING)  # "Building prefix dict..." at DEBUG
+                tk = jieba.Tokenizer()
+                tk.initialize()
+                if USE_USERDICT and USERDICT_PATH.exists():
+                    tk.load_userdict(str(USERDICT_PATH))
+                _jieba = tk
+    return _jieba
+
+
+def _normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _THOUSANDS_RE.sub("", text)
+    text = _SPACED_DECIMAL_RE.sub(".", text)
+    return _SPACE_BEFORE_UNIT_RE.sub("", text)
+
+
+def _number_tokens(match: re.Match[str]) -> list[str]:
+    """"900亿元" -> ["900亿元", "900", "900亿"]; "16.1%" -> ["16.1%", "16.1"]."""
+    num, unit, mag = match.group("num"), match.group("unit"), match.group("mag")
+    if not unit:
+        return [num]
+    tokens = [num + unit, num]
+    if mag and unit != mag and not unit.startswith(("余", "多")):
+        tokens.append(num + mag)
+    return tokens
+
+
+def _keep(token: str) -> bool:
+    return token not in STOPWORDS and any(ch.isalnum() for ch in token)
+
+
+def _search_words(word: str, freq: dict[str, int]) -> list[str]:
+    """jieba's search mode for one word: its dictionary 2- and 3-grams, then the word."""
+    subwords: list[str] = []
+    for n in (2, 3) if _SEARCH_MODE else ():
+        if len(word) > n:
+            subwords += [word[i : i + n] for i in range(len(word) - n + 1) if freq.get(word[i : i + n])]
+    if STRIP_ADMIN_SUFFIX:
+        stem = _admin_stem(word)
+        if stem and stem not in subwords:
+            subwords.append(stem)
+    return subwords + [word]
+
+
+def _word_tokens(segment: str, tk: jieba.Tokenizer) -> list[str]:
+    tokens = []
+    for word in tk.cut(segment, HMM=_HMM):
+        word = word.strip()
+        if _keep(word):
+            tokens += [t for t in _search_words(word, tk.FREQ) if t not in STOPWORDS]
+    return tokens
+
+
+def _admin_stem(token: str) -> str | None:
+    """"环翠区" -> "环翠": the name without its administrative suffix (2+ characters left)."""
+    for suffix in _ADMIN_SUFFIXES:
+        if token.endswith(suffix) and len(token) - len(suffix) >= 2:
+            return token[: -len(suffix)]
+    return None
+
+
+def tokenize(text: str) -> list[str]:
+    """Tokens of `text` for BM25, the same for passages and questions.
+
+    Returns an empty list for empty or punctuation-only text. Tokens are interned, so
+    a large tokenised corpus holds each distinct token once.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"tokenize() takes a str, got {type(text).__name__}")
+    text = _normalise(text)
+    if not text.strip():
+        return []
+    tk = _get_jieba()
+    tokens: list[str] = []
+    start = 0
+    for match in _NUMBER_RE.finditer(text):
+        if match.start() > start:
+            tokens.extend(_word_tokens(text[start : match.start()], tk))
+        tokens.extend(t for t in _number_tokens(match) if t not in STOPWORDS)
+        start = match.end()
+    if start < len(text):
+        tokens.extend(_word_tokens(text[start:], tk))
+    return [sys.intern(t) for t in tokens]
+
+
+def _rules_fingerprint() -> str:
+    parts = [
+        _NUMBER_RE.pattern,
+        _SPACE_BEFORE_UNIT_RE.pattern,
+        " ".join(sorted(STOPWORDS)),
+        f"search={_SEARCH_MODE} hmm={_HMM} admin={STRIP_ADMIN_SUFFIX}:{','.join(_ADMIN_SUFFIXES)}",
+    ]
+    if USE_USERDICT and USERDICT_PATH.exists():
+        parts.append(USERDICT_PATH.read_text(encoding="utf-8"))
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:12]
+
+
+def tokenizer_id() -> str:
+    """Names the tokenizer for the index manifest; changes whenever the tokens would.
+
+    For example ``"jieba-0.42.1:search:userdict:3f2a9c0d1e4b"``: the jieba version, the
+    cut mode, whether the user dictionary is on, and a hash over the number rules, the
+    stopwords and the dictionary file.
+    """
+    dict_flag = "userdict" if USE_USERDICT and USERDICT_PATH.exists() else "nodict"
+    return f"jieba-{jieba.__version__}:search:{dict_flag}:{_rules_fingerprint()}"

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test command: unit and end-to-end tests (real model, real server, real browser), then
+# the quality gate on the gold set with the real embedding model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/install-browser.sh || echo "warning: could not install chromium; the browser test will be skipped"
+. .venv/bin/activate
+python -m pytest -q
+rag eval --check

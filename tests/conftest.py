@@ -1,0 +1,54 @@
+"""Shared fixtures: the real corpus indexed once per session, with the hash embedder (fast)
+and, for tests marked slow, with the real multilingual-e5-small model."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.embedders import HashEmbedder, make_embedder
+from rag.engine import Engine
+from rag.index import build_index
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def hash_index(tmp_path_factory) -> Path:
+    index_dir = tmp_path_factory.mktemp("hash") / "index"
+    build_index(CORPUS, index_dir, HashEmbedder(384), progress=False)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def engine(hash_index) -> Engine:
+    return Engine.open(hash_index, HashEmbedder(384))
+
+
+@pytest.fixture
+def corpus_copy(tmp_path) -> Path:
+    """A writable copy of the real corpus, for tests that add, change or remove files."""
+    target = tmp_path / "corpus"
+    shutil.copytree(CORPUS, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def e5_index(tmp_path_factory) -> Path:
+    """The real corpus indexed with the real model (about half a minute)."""
+    index_dir = tmp_path_factory.mktemp("e5") / "index"
+    build_index(CORPUS, index_dir, make_embedder("e5"), progress=False)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def e5_engine(e5_index) -> Engine:
+    return Engine.open(e5_index)

@@ -1,0 +1,70 @@
+import re
+
+from rag.compose import compose, default_idf, split_sentences
+from rag.question import analyze
+from rag.types import Hit
+
+GOLD = Hit("c1", "a1", "向“新”而行 山东招远：县域经济高质量发展迈上新台阶", None, "000.txt",
+           "黄金是招远的特色产业和支柱产业。2023年，实施全产业链项目31个，黄金产业总产值达到900亿元，"
+           "入选全省“十强”产业“雁阵形”集群。", 0.9)
+TECH = Hit("c2", "a2", "威海环翠四次蝉联山东省“高质量发展先进县”", None, "001.txt",
+           "截至2023年末，全区国家科技型中小企业信息库入库企业数量达到1930家，高新技术企业达到1238家。", 0.8)
+ZY_TECH = Hit("c3", "a1", "向“新”而行 山东招远：县域经济高质量发展迈上新台阶", None, "000.txt",
+              "去年以来，招远获批省级以上科技项目14项，备案国家科技型中小企业182家，高新技术企业总数147家。", 0.7)
+DATED = Hit("c4", "a4", "乳山市：奋楫扬帆谱写高质量发展新篇章", "2022-05-30", "004.txt",
+            "今年以来，乳山市新开工项目42个，总投资超过60亿元。", 0.6)
+IDF = default_idf({}, 100)
+
+
+def ask(question, hits):
+    return compose(analyze(question), hits, {}, IDF)
+
+
+def markers(text):
+    return [int(n) for n in re.findall(r"\[(\d+)\]", text)]
+
+
+def test_a_figure_is_answered_with_its_sentence_and_marker():
+    answer = ask("招远2023年黄金产业总产值是多少？", [TECH, GOLD])
+    assert not answer.refused
+    assert "900亿元" in answer.answer
+    assert [c.chunk_id for c in answer.citations] == ["c1"]
+    assert markers(answer.answer) == [1]
+
+
+def test_every_marker_has_a_citation_and_every_citation_is_used():
+    answer = ask("招远和环翠区的高新技术企业分别有多少家？", [TECH, ZY_TECH, GOLD])
+    assert not answer.refused
+    assert "147家" in answer.answer and "1238家" in answer.answer
+    assert sorted(set(markers(answer.answer))) == [c.n for c in answer.citations]
+
+
+def test_wrong_year_is_refused_and_sources_still_listed():
+    answer = ask("招远2022年黄金产业总产值是多少？", [GOLD, TECH])
+    assert answer.refused
+    assert answer.answer.startswith("资料中没有找到")
+    assert "2022年" in answer.answer
+    assert answer.citations and sorted(set(markers(answer.answer))) == [c.n for c in answer.citations]
+
+
+def test_place_not_in_the_passages_is_refused():
+    answer = ask("寿光市有多少家高新技术企业？", [TECH, ZY_TECH])
+    assert answer.refused and "寿光" in answer.answer
+
+
+def test_wrong_metric_is_refused():
+    assert ask("招远2023年黄金产量是多少吨？", [GOLD]).refused
+
+
+def test_relative_dates_are_made_explicit_when_the_article_is_dated():
+    answer = ask("乳山市新开工项目多少个？", [DATED])
+    assert "今年（2022年）" in answer.answer and "42个" in answer.answer
+
+
+def test_no_passages_is_a_refusal():
+    answer = ask("招远2023年黄金产业总产值是多少？", [])
+    assert answer.refused and answer.citations == []
+
+
+def test_split_sentences_keeps_closing_quotes():
+    assert split_sentences("他说：“好。”然后走了。") == ["他说：“好。”", "然后走了。"]

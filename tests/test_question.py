@@ -1,0 +1,46 @@
+import pytest
+
+from rag.question import analyze, strip_admin_suffix
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "unit"),
+    [
+        ("招远2023年黄金产业总产值是多少？", "number", "元"),
+        ("环翠区有多少家高新技术企业？", "number", "家"),
+        ("2023年招远市地区生产总值增长多少？", "percent", "%"),
+        ("比亚迪济南基地首台整车是哪天下线的？", "date", None),
+        ("栖霞市委书记是谁？", "person", None),
+        ("福山区加快推进的3大片区是哪三个？", "describe", None),
+        ("招远和环翠区的高新技术企业分别有多少家？", "compare", "家"),
+        ("乳山探索建立了哪几种共富党建联盟模式？", "list", None),
+    ],
+)
+def test_kind_and_unit(question, kind, unit):
+    q = analyze(question)
+    assert (q.kind, q.unit) == (kind, unit)
+
+
+def test_entities_years_and_terms():
+    q = analyze("招远2023年黄金产业总产值是多少？")
+    assert q.places == ["招远"] and q.years == [2023]
+    assert "总产值" in q.terms and "多少" not in q.terms and "招远" not in q.terms
+
+
+def test_places_outside_the_corpus_are_still_found():
+    assert "寿光" in analyze("寿光市2023年蔬菜产量是多少？").places
+
+
+def test_generic_places_are_not_entities():
+    assert analyze("山东省2023年竣工投产项目有多少个？").places == []
+
+
+@pytest.mark.parametrize("text", ["", "   ", "🙂🙂", "What is the GDP?"])
+def test_odd_input_does_not_crash(text):
+    analyze(text)
+
+
+def test_strip_admin_suffix():
+    assert strip_admin_suffix("招远市") == "招远"
+    assert strip_admin_suffix("黄渤海新区") == "黄渤海"
+    assert strip_admin_suffix("东区") == "东区"

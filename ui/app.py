@@ -1,0 +1,407 @@
+"""The Gradio chat UI, mounted inside the FastAPI app at /ui.
+
+The chat calls the same answer function as `POST /ask` (`engine.ask_stream`), streams the
+answer in, and shows one source card per citation under it: title, date, source file, the
+passage with the sentence that carried the marker `[n]` highlighted, and the whole article in
+an expandable `<details>`. Every piece of document text is HTML-escaped before it is put
+into the page, so markup inside an article is shown as text and never runs.
+
+Simplifications: the answering sentence is found by character-bigram overlap between the
+sentence that carried `[n]` in the answer and the sentences of the passage (no alignment
+model), and the full article is embedded in each card rather than fetched on click.
+
+Example:
+    >>> from fastapi import FastAPI
+    >>> app = mount_ui(FastAPI(), get_engine=lambda: engine)  # doctest: +SKIP
+    >>> # uvicorn serves app; http://host:port/ redirects to the chat at /ui/
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+
+from rag.errors import RagError
+from rag.types import Article, Citation
+
+if TYPE_CHECKING:
+    from rag.engine import Engine
+
+__all__ = ["EXAMPLE_QUESTIONS", "MODES", "build_ui", "mount_ui", "render_answer"]
+
+log = logging.getLogger(__name__)
+
+CSS_PATH = Path(__file__).parent / "static" / "chat.css"
+
+# Four questions whose answers stand in four different corpus files.
+EXAMPLE_QUESTIONS: tuple[str, ...] = (
+    "招远市2024年谋划了多少个以工代赈重点工程项目？",
+    "截至2023年末，环翠区高新技术企业达到多少家？",
+    "2024年山东港口在青岛新启动推进多少个项目？",
+    "乳山市已累计减少审批环节多少个？",
+)
+
+# (label shown, value passed to engine.ask_stream(mode=...))
+MODES: tuple[tuple[str, str], ...] = (
+    ("混合检索（推荐）", "hybrid"),
+    ("向量检索", "dense"),
+    ("关键词检索 BM25", "bm25"),
+)
+
+DEFAULT_TOP_K = 5
+UNEXPECTED_ERROR = "出错了：服务器内部错误，已记录到服务器日志。请稍后再试，或换个问法。"
+REFUSED_BADGE = "未找到答案"
+
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+_TRAILING_MARKS = re.compile(r"(?:\s|\[\d{1,3}\])+$")
+_SENTENCE_END = "。！？!?\n"  # the answer: whole sentences (a passage also splits at ；)
+# A passage sentence ends at a terminator plus any closing quotes or brackets after it.
+_PASSAGE_SENTENCE = re.compile(r"[^。！？!?；;]*(?:[。！？!?；;]+[”’」』）)\"']*|$)")
+_NOT_WORD = re.compile(r"[\W_]+")
+
+# Highlight thresholds on character bigrams: the best passage sentence must hold at least
+# half of the answer sentence's bigrams; any other passage sentence that the answer quotes
+# almost whole (80% of its own bigrams) is highlighted with it.
+MIN_RECALL = 0.5
+MIN_QUOTED = 0.8
+
+Messages = list[dict[str, str]]
+Outputs = tuple[Messages, Messages, Messages, str]
+
+
+# ----------------------------------------------------------------------------------- text
+
+
+def _esc(text: str | None) -> str:
+    """HTML-escape text (quotes too), keeping line breaks visible without blank lines."""
+    return html.escape(text or "", quote=True).replace("\n", "<br>")
+
+
+def _bigrams(text: str) -> set[str]:
+    chars = _NOT_WORD.sub("", text)
+    if len(chars) < 2:
+        return {chars} if chars else set()
+    return {chars[i : i + 2] for i in range(len(chars) - 1)}
+
+
+def marker_sentences(answer: str) -> dict[int, list[str]]:
+    """For each marker `[n]` in the answer, the sentence (or clause) that carried it.
+
+    >>> marker_sentences("招远谋划项目9个[1]。吸纳440人。[2]")
+    {1: ['招远谋划项目9个'], 2: ['吸纳440人。']}
+    """
+    found: dict[int, list[str]] = {}
+    for match in _MARKER.finditer(answer):
+        before = _TRAILING_MARKS.sub("", answer[: match.start()])
+        cut = max(before.rfind(c, 0, max(len(before) - 1, 0)) for c in _SENTENCE_END + "]")
+        sentence = _MARKER.sub("", before[cut + 1 :]).strip()
+        if sentence:
+            found.setdefault(int(match.group(1)), []).append(sentence)
+    return found
+
+
+def _sentence_spans(passage: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _PASSAGE_SENTENCE.finditer(passage) if m.group().strip()]
+
+
+def _pick_spans(passage: str, sentences: Sequence[str]) -> list[tuple[int, int]]:
+    """The passage sentences that carry the given answer sentences."""
+    spans = _sentence_spans(passage)
+    grams = [_bigrams(passage[a:b]) for a, b in spans]
+    chosen: set[int] = set()
+    for sentence in sentences:
+        target = _bigrams(sentence)
+        if not target:
+            continue
+        recall = [len(target & g) / len(target) for g in grams]
+        if recall and max(recall) >= MIN_RECALL:
+            chosen.add(recall.index(max(recall)))
+        for i, g in enumerate(grams):
+            if len(g) >= 4 and len(target & g) / len(g) >= MIN_QUOTED:
+                chosen.add(i)
+    return [spans[i] for i in sorted(chosen)]
+
+
+def highlight(passage: str, sentences: Sequence[str]) -> str:
+    """Escaped passage HTML with the sentences that carry `sentences` in `<mark>`."""
+    out: list[str] = []
+    pos = 0
+    for start, end in _pick_spans(passage, sentences):
+        stripped = len(passage[start:end]) - len(passage[start:end].lstrip())
+        start += stripped
+        out += [_esc(passage[pos:start]), "<mark>", _esc(passage[start:end]), "</mark>"]
+        pos = end
+    out.append(_esc(passage[pos:]))
+    return "".join(out)
+
+
+def _answer_text_html(answer: str, titles: dict[int, str]) -> str:
+    """Escaped answer text with each `[n]` as a superscript that names its source."""
+
+    def sup(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        title = html.escape(titles.get(n, ""), quote=True)
+        return f'<sup class="rag-cite" title="{title}">[{n}]</sup>'
+
+    return _MARKER.sub(sup, _esc(answer))
+
+
+# ---------------------------------------------------------------------------------- cards
+
+
+def _article_html(article: Article, passage: str) -> str:
+    """The whole article in a <details>, with the cited passage's paragraphs marked."""
+    cited = _NOT_WORD.sub("", passage)
+    paragraphs = []
+    for p in article.paragraphs:
+        key = _NOT_WORD.sub("", p)
+        hit = len(key) >= 8 and (key in cited or (len(cited) >= 8 and cited in key))
+        cls = ' class="rag-cited-para"' if hit else ""
+        paragraphs.append(f"<p{cls}>{_esc(p)}</p>")
+    length = sum(len(p) for p in article.paragraphs)
+    return (
+        f'<details class="rag-article"><summary>阅读全文（{length} 字）</summary>'
+        f'<div class="rag-article-body"><h4>{_esc(article.title)}</h4>'
+        f"{''.join(paragraphs)}</div></details>"
+    )
+
+
+def _card_html(c: Citation, sentences: Sequence[str], article: Article | None) -> str:
+    meta = " · ".join(_esc(x) for x in (c.date or "日期不详", c.source))
+    full = _article_html(article, c.text) if article else '<div class="rag-muted">原文暂不可用</div>'
+    return (
+        f'<div class="rag-card"><div class="rag-card-head"><span class="rag-card-n">{c.n}</span>'
+        f'<span class="rag-card-title">{_esc(c.title) or "（无标题）"}</span></div>'
+        f'<div class="rag-card-meta">{meta}</div>'
+        f'<div class="rag-passage">{highlight(c.text, sentences)}</div>{full}</div>'
+    )
+
+
+def render_answer(
+    answer: str,
+    citations: Sequence[Citation],
+    *,
+    refused: bool = False,
+    articles: dict[str, Article] | None = None,
+    streaming: bool = False,
+) -> str:
+    """The assistant message as HTML: answer text, refusal badge, then the source cards.
+
+    All text from the engine (answer, titles, passages, articles) is escaped here.
+    """
+    articles = articles or {}
+    titles = {c.n: c.title for c in citations}
+    text = _answer_text_html(answer, titles)
+    cursor = '<span class="rag-cursor">▍</span>' if streaming else ""
+    badge = f'<div class="rag-badge rag-badge-refused">{REFUSED_BADGE}</div>' if refused else ""
+    parts = [f'<div class="rag-answer{" rag-refused" if refused else ""}">{badge}']
+    parts.append(f'<div class="rag-answer-text">{text or "正在检索资料…"}{cursor}</div>')
+    if citations:
+        label = "最接近的资料（未能直接回答问题）" if refused else f"来源（{len(citations)}）"
+        sentences = marker_sentences(answer)
+        cards = "".join(
+            _card_html(c, sentences.get(c.n, []), articles.get(c.article_id)) for c in citations
+        )
+        parts.append(f'<div class="rag-sources"><div class="rag-sources-title">{label}</div>{cards}</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def render_error(message: str) -> str:
+    """A readable error bubble (the message is escaped)."""
+    return f'<div class="rag-error"><span class="rag-badge rag-badge-error">无法回答</span>{_esc(message)}</div>'
+
+
+# ----------------------------------------------------------------------------------- chat
+
+
+def _fetch_articles(engine: Engine, citations: Sequence[Citation]) -> dict[str, Article]:
+    """The cited articles by id; one that cannot be loaded is left out (its card says so)."""
+    found: dict[str, Article] = {}
+    for article_id in dict.fromkeys(c.article_id for c in citations):
+        try:
+            found[article_id] = engine.article(article_id)
+        except RagError as exc:
+            log.warning("article %s not shown: %s", article_id, exc)
+        except Exception:
+            log.exception("loading article %s failed", article_id)
+    return found
+
+
+def _citations(items: Sequence[dict[str, Any]]) -> list[Citation]:
+    return [Citation(**item) for item in items]
+
+
+def respond(
+    question: str,
+    display: Messages,
+    history: Messages,
+    top_k: float,
+    mode: str,
+    *,
+    get_engine: Callable[[], Engine],
+) -> Iterator[Outputs]:
+    """Stream one chat turn. Yields (chatbot messages, display state, history state, textbox).
+
+    `display` holds the HTML messages shown in the chat; `history` the plain
+    {"role", "content"} turns that follow-up questions send to the engine.
+    """
+    question = (question or "").strip()
+    if not question:
+        yield display, display, history, ""
+        return
+    shown = [*display, {"role": "user", "content": _esc(question)}]
+    pending = render_answer("", [], streaming=True)
+    yield [*shown, {"role": "assistant", "content": pending}], display, history, ""
+    try:
+        engine = get_engine()
+        text, cites, final = "", [], None
+        for event in engine.ask_stream(
+            question, top_k=int(top_k), history=list(history) or None, mode=mode
+        ):
+            kind = event.get("event")
+            if kind == "delta":
+                text += event.get("text", "")
+            elif kind == "citations":
+                cites = _citations(event.get("citations", []))
+            elif kind == "done":
+                final = event["answer"]
+                continue
+            html_now = render_answer(text, cites, streaming=True)
+            yield [*shown, {"role": "assistant", "content": html_now}], display, history, ""
+        if final is not None:
+            text, cites = final["answer"], _citations(final.get("citations", []))
+        refused = bool(final and final.get("refused"))
+        body = render_answer(text, cites, refused=refused, articles=_fetch_articles(engine, cites))
+        turn = [{"role": "user", "content": question}, {"role": "assistant", "content": text}]
+        history = [*history, *turn]
+    except RagError as exc:
+        body = render_error(str(exc))
+    except Exception:
+        log.exception("chat turn failed for question %r", question)
+        body = render_error(UNEXPECTED_ERROR)
+    display = [*shown, {"role": "assistant", "content": body}]
+    yield display, display, history, ""
+
+
+def index_status(get_engine: Callable[[], Engine]) -> str:
+    """One line about the loaded index, or the reason there is none (escaped HTML)."""
+    try:
+        info = get_engine().health()
+    except RagError as exc:
+        return f'<div class="rag-status rag-status-bad">{_esc(str(exc))}</div>'
+    except Exception:
+        log.exception("health check failed")
+        return f'<div class="rag-status rag-status-bad">{_esc(UNEXPECTED_ERROR)}</div>'
+    parts = [
+        f"{info.get('articles', '?')} 篇文章",
+        f"{info.get('chunks', '?')} 个段落",
+        f"向量模型 {info.get('embedder', '?')}",
+    ]
+    return f'<div class="rag-status">索引已加载：{_esc(" · ".join(parts))}</div>'
+
+
+# -------------------------------------------------------------------------------- layout
+
+_HEADER = (
+    '<div class="rag-header"><h1>报纸问答助手</h1>'
+    "<p>根据已收录的报纸文章回答问题；答案中的 [n] 对应下方的来源卡片，点击“阅读全文”查看原文。</p></div>"
+)
+
+
+def _example_text(event: gr.SelectData) -> str:
+    value = event.value
+    return value.get("text", "") if isinstance(value, dict) else str(value)
+
+
+def _reset() -> tuple[Messages, Messages, Messages, str]:
+    return [], [], [], ""
+
+
+def build_ui(get_engine: Callable[[], Engine]) -> gr.Blocks:
+    """The chat page. `get_engine` returns the app's engine or raises a RagError."""
+
+    def chat(question: str, display: Messages, history: Messages, top_k: float, mode: str):
+        yield from respond(question, display, history, top_k, mode, get_engine=get_engine)
+
+    with gr.Blocks(title="报纸问答助手") as demo:
+        display = gr.State([])
+        history = gr.State([])
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=4, min_width=360):
+                gr.HTML(_HEADER)
+                chatbot = gr.Chatbot(
+                    elem_id="rag-chat",
+                    show_label=False,
+                    height="68vh",
+                    layout="panel",
+                    latex_delimiters=[],
+                    buttons=[],
+                    feedback_options=None,
+                    placeholder="<div class='rag-placeholder'>有什么想了解的？试试下面的示例问题。</div>",
+                    examples=[{"text": q} for q in EXAMPLE_QUESTIONS],
+                )
+                with gr.Row(equal_height=True):
+                    question = gr.Textbox(
+                        elem_id="rag-question",
+                        show_label=False,
+                        placeholder="输入问题，按回车发送，例如：招远市2024年谋划了多少个以工代赈重点工程项目？",
+                        max_lines=4,
+                        scale=8,
+                        autofocus=True,
+                    )
+                    send = gr.Button("发送", elem_id="rag-send", variant="primary", scale=1, min_width=80)
+            with gr.Column(scale=1, min_width=220, elem_id="rag-side"):
+                with gr.Accordion("设置", open=True):
+                    top_k = gr.Slider(1, 10, value=DEFAULT_TOP_K, step=1, label="来源数量")
+                    mode = gr.Radio(list(MODES), value="hybrid", label="检索方式")
+                new_chat = gr.Button("新对话", elem_id="rag-new", variant="secondary")
+                status = gr.HTML(elem_id="rag-status")
+
+        inputs = [question, display, history, top_k, mode]
+        outputs = [chatbot, display, history, question]
+        common = {"concurrency_id": "rag-chat", "api_visibility": "private"}
+        question.submit(chat, inputs, outputs, **common)
+        send.click(chat, inputs, outputs, **common)
+        chatbot.example_select(_example_text, None, question, api_visibility="private").then(
+            chat, inputs, outputs, **common
+        )
+        new_chat.click(_reset, None, [chatbot, display, history, question], api_visibility="private")
+        chatbot.clear(lambda: ([], []), None, [display, history], api_visibility="private")
+        demo.load(lambda: index_status(get_engine), None, status, api_visibility="private")
+    return demo
+
+
+def _theme() -> gr.themes.Base:
+    # Local font names only: the page must not fetch web fonts (it may run offline).
+    cjk = ["Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", "Source Han Sans SC", "sans-serif"]
+    return gr.themes.Soft(primary_hue="blue", neutral_hue="slate", font=cjk, font_mono=["monospace"])
+
+
+def mount_ui(app: FastAPI, get_engine: Callable[[], Engine], path: str = "/ui") -> FastAPI:
+    """Mount the chat at `path` and, unless the app already has one, add `GET /` → `path`."""
+    path = "/" + path.strip("/")
+    app = gr.mount_gradio_app(
+        app,
+        build_ui(get_engine),
+        path=path,
+        theme=_theme(),
+        css_paths=[CSS_PATH],
+        footer_links=["api", "gradio"],
+        run_history=False,
+    )
+    if not any(getattr(r, "path", None) == "/" for r in app.router.routes):
+
+        async def to_ui(request: Request) -> RedirectResponse:
+            return RedirectResponse(url=f"{request.scope.get('root_path', '')}{path}/")
+
+        app.add_api_route("/", to_ui, methods=["GET"], include_in_schema=False)
+    return app
