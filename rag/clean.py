@@ -42,23 +42,67 @@ CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_PUNCT = "\u3000-\u303f\u2014-\u2026\u00b7\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
 _SPACE = " \t\u3000\u00a0"
 
-_NUMBER_GAP = re.compile(r"(?<=\d)[ \t\u3000]*([.．])[ \t\u3000]*(?=\d)")
-_DIGIT_CJK_GAP = re.compile(rf"(?<=[\d%％])[{_SPACE}]+(?=[{CJK}{_CJK_PUNCT}])")
-_CJK_DIGIT_GAP = re.compile(rf"(?<=[{CJK}{_CJK_PUNCT}])[{_SPACE}]+(?=\d)")
-# Spaces before closing and after opening punctuation go; a space after a closing
+_WS_RUN = re.compile(rf"[{_SPACE}]+")
+_CJK_CHAR = re.compile(rf"[{CJK}]")
+_CJK_OR_PUNCT = re.compile(rf"[{CJK}{_CJK_PUNCT}]")
+# A space before closing and after opening punctuation goes; a space after a closing
 # quote stays ("招远“以工代赈” 创新推出" is a headline in two parts).
-_PUNCT_GAP_BEFORE = re.compile(rf"[{_SPACE}]+(?=[，。、；：！？）」』》〉】”’—…])")
-_PUNCT_GAP_AFTER = re.compile(rf"(?<=[，。、；：！？（「『《〈【“‘—…])[{_SPACE}]+")
-# Three or more single CJK characters each followed by one space: a justified line.
-_SPACED_RUN = re.compile(rf"(?<![{CJK}])(?:[{CJK}] ){{2,}}[{CJK}](?![{CJK}])")
-_MULTI_SPACE = re.compile(rf"[{_SPACE}]+")
+_CLOSING_PUNCT = frozenset("，。、；：！？）」』》〉】”’—…")
+_OPENING_PUNCT = frozenset("，。、；：！？（「『《〈【“‘—…")
+_DOTS = frozenset(".．")
 
 _SENTENCE_END = re.compile(r"[。！？!?…]+[”’」』）)\]]*$")
 _SENTENCE_SPLIT = re.compile(r"(?<=[。！？!?；;…])(?![。！？!?；;…”’」』）)])|(?<=[。！？!?；;…][”’」』）)])")
 
 
-def _squeeze(match: re.Match[str]) -> str:
-    return match.group(0).replace(" ", "")
+def _is_digit(ch: str) -> bool:
+    return "0" <= ch <= "9" or "０" <= ch <= "９"
+
+
+def _space_repl(match: re.Match[str]) -> str:
+    """Keep one space, or none where PDF extraction put it (see `fix_spaces`)."""
+    text, start, end = match.string, match.start(), match.end()
+    prev = text[start - 1] if start else ""
+    nxt = text[end] if end < len(text) else ""
+    if not prev or not nxt:
+        return ""
+    if (_is_digit(prev) and nxt in _DOTS) or (prev in _DOTS and _is_digit(nxt)):
+        return ""  # "754 . 85"
+    if (_is_digit(prev) or prev in "%％") and _CJK_OR_PUNCT.match(nxt):
+        return ""  # "2 月", "10 家", "50 ”"
+    if _CJK_OR_PUNCT.match(prev) and _is_digit(nxt):
+        return ""  # "项目 14", "， 2023"
+    if nxt in _CLOSING_PUNCT or prev in _OPENING_PUNCT:
+        return ""
+    return " "
+
+
+def _isolated_cjk(token: str, at: int) -> bool:
+    """Is token[at] a CJK character with no CJK character beside it inside the token?"""
+    if not token or not _CJK_CHAR.match(token[at]):
+        return False
+    neighbour = token[1:2] if at == 0 else token[-2:-1]
+    return not (neighbour and _CJK_CHAR.match(neighbour))
+
+
+def _squeeze_spaced_runs(text: str) -> str:
+    """Join three or more single CJK characters spread one space apart: "全 面 掀 起".
+
+    A run may end (or start) against the rest of the next (or previous) printed line:
+    "拼 经 济 的 新热潮" -> "拼经济的新热潮".
+    """
+    tokens = text.split(" ")
+    pairs = list(zip(tokens, tokens[1:]))
+    strict = [_isolated_cjk(a, -1) and _isolated_cjk(b, 0) for a, b in pairs]
+    in_run = [s and ((i > 0 and strict[i - 1]) or (i + 1 < len(strict) and strict[i + 1])) for i, s in enumerate(strict)]
+    joined = list(in_run)
+    for i, (a, b) in enumerate(pairs):
+        if in_run[i]:
+            continue
+        after_run = i > 0 and in_run[i - 1] and len(a) == 1 and bool(_CJK_CHAR.match(b[:1]))
+        before_run = i + 1 < len(pairs) and in_run[i + 1] and len(b) == 1 and bool(_CJK_CHAR.match(a[-1:]))
+        joined[i] = after_run or before_run
+    return tokens[0] + "".join(("" if j else " ") + t for j, t in zip(joined, tokens[1:]))
 
 
 def fix_spaces(text: str) -> str:
@@ -71,15 +115,10 @@ def fix_spaces(text: str) -> str:
     >>> fix_spaces("培强产业集群 壮大工业规模")
     '培强产业集群 壮大工业规模'
     """
-    if not text:
+    if not any(space in text for space in _SPACE):  # the common case, in C
         return text
-    text = _MULTI_SPACE.sub(" ", text).strip()
-    text = _NUMBER_GAP.sub(r"\1", text)
-    text = _DIGIT_CJK_GAP.sub("", text)
-    text = _CJK_DIGIT_GAP.sub("", text)
-    text = _PUNCT_GAP_BEFORE.sub("", text)
-    text = _PUNCT_GAP_AFTER.sub("", text)
-    return _SPACED_RUN.sub(_squeeze, text)
+    text = _WS_RUN.sub(_space_repl, text.strip(_SPACE))
+    return _squeeze_spaced_runs(text) if " " in text else text
 
 
 def join_lines(lines: Iterable[str]) -> str:
@@ -119,8 +158,7 @@ def display_width(text: str) -> float:
 
 def content_signature(text: str) -> Counter[str]:
     """The multiset of CJK characters and digits in `text`: what cleaning must preserve."""
-    cjk = re.compile(rf"[{CJK}]")
-    return Counter(ch for ch in text if ch.isdecimal() or cjk.match(ch))
+    return Counter(ch for ch in text if ch.isdecimal() or _CJK_CHAR.match(ch))
 
 
 _BLOCK_TAGS = frozenset(
@@ -186,4 +224,4 @@ def html_to_paragraphs(markup: str) -> tuple[str, list[str]]:
     parser.feed(markup)
     parser.close()
     title = html.unescape(parser.title).strip() or parser.h1
-    return title, [p for p in (_MULTI_SPACE.sub(" ", q).strip() for q in parser.paragraphs) if p]
+    return title, [p for p in (_WS_RUN.sub(" ", q).strip() for q in parser.paragraphs) if p]

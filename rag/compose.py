@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rag.question import DIGITS, NUMBER_WITH_UNIT, YEAR, Question, strip_admin_suffix
+from rag.question import DIGITS, NUMBER_WITH_UNIT, YEAR, Question, places_in, strip_admin_suffix
 from rag.types import Answer, Chunk, Citation, Hit
 
 __all__ = ["compose", "split_sentences", "MIN_COVERAGE"]
@@ -30,6 +30,18 @@ __all__ = ["compose", "split_sentences", "MIN_COVERAGE"]
 MIN_COVERAGE = 0.5
 MAX_SENTENCE_CHARS = 160  # longer sentences are trimmed to their best clauses
 MAX_ANSWER_CHARS = 420
+PERIOD_SYNONYMS = {
+    "上半年": ("1月至6月", "1-6月", "1~6月", "1至6月", "前6个月", "前半年"),
+    "一季度": ("1-3月", "1~3月", "1月至3月", "首季"),
+}
+SUBJECT_CHARS = 16
+SPECIFIC_IDF = 2.5  # a modifier this rare (in under ~8% of chunks) must match too ("进出口"总额)
+MIN_SENTENCE_COVERAGE = 0.3  # for figures, the sentence itself must carry this much of the question  # a place named this early in a sentence is what the sentence is about
+# Words a question uses for what the press writes otherwise.
+SYNONYMS = {
+    "增速": ("增长",), "增幅": ("增长",), "涨": ("增长",), "社零": ("社会消费品零售",),
+    "GDP": ("生产总值",), "投资额": ("投资",), "总投资额": ("总投资",), "人数": ("人",),
+}
 REFUSAL_SOURCES = 3
 
 _SENTENCE = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』）)]*|\n|$)")
@@ -50,6 +62,7 @@ class _Candidate:
     sentence: str
     position: int
     coverage: float = 0.0
+    sentence_coverage: float = 0.0
     context_coverage: float = 0.0
     problems: list[str] = field(default_factory=list)
     score: float = 0.0
@@ -69,9 +82,10 @@ def _years_in(text: str, article_year: int | None) -> set[int]:
 
 
 def _term_hit(term: str, text: str) -> float:
-    if term in text:
+    """1 for the word itself; 0.5 for the head noun of a 3-character word ("总产值" -> "产值")."""
+    if term in text or any(alt in text for alt in SYNONYMS.get(term, ())):
         return 1.0
-    if len(term) >= 3 and (term[:2] in text or term[-2:] in text):
+    if len(term) >= 3 and term[-2:] in text:
         return 0.5
     return 0.0
 
@@ -81,62 +95,154 @@ def _coverage(terms: list[str], weights: list[float], text: str) -> tuple[float,
     if total == 0:
         return 1.0, []
     got = [w * _term_hit(t, text) for t, w in zip(terms, weights)]
-    missing = [t for t, g in zip(terms, got) if g == 0]
+    missing = [t for t, g, w in zip(terms, got, weights) if g == 0 and w > 0]
     return sum(got) / total, missing
 
 
+# Units that answer the same kind of "多少" question.
+_UNIT_FAMILIES = (
+    ("元",),
+    ("%", "％", "个百分点", "百分点"),
+    ("人", "名", "人次", "余人"),
+    ("个", "项", "件", "家", "户", "条", "次", "批", "座", "所", "处", "台", "套", "辆", "艘", "架", "类", "种", "位"),
+    ("亩", "公顷", "平方米", "平方公里"),
+    ("吨", "万吨"),
+    ("千瓦", "万千瓦", "兆瓦", "MW", "MWh", "GW"),
+)
+
+
+def _unit_family(unit: str) -> tuple[str, ...]:
+    for family in _UNIT_FAMILIES:
+        if any(unit.endswith(u) for u in family):
+            return family
+    return (unit,)
+
+
 def _has_answer_type(q: Question, sentence: str) -> bool:
-    if q.kind in ("number", "compare") and (q.unit or q.kind == "number"):
-        found = NUMBER_WITH_UNIT.findall(sentence)
-        numbers = [m for m in NUMBER_WITH_UNIT.finditer(sentence)]
-        if not found and not DIGITS.search(sentence):
-            return False
+    if q.kind in ("number", "compare"):
+        numbers = [m.group(0) for m in NUMBER_WITH_UNIT.finditer(sentence)]
         if q.unit:
-            unit = q.unit
-            wanted = ("元",) if unit.endswith("元") else ("%", "％", "个百分点") if unit in ("%", "％") else (unit,)
-            return any(m.group(0).rstrip().endswith(wanted) or any(w in m.group(0) for w in wanted) for m in numbers)
-        return bool(found)
+            family = _unit_family(q.unit)
+            return any(any(u in n for u in family) for n in numbers)
+        return bool(numbers) or (q.kind == "compare" and bool(DIGITS.search(sentence))) or q.kind == "compare"
     if q.kind == "percent":
-        return bool(re.search(r"\d\s*[%％]|个百分点|百分之", sentence))
+        return bool(re.search(r"\d\s*[%％]|个百分点|百分之|倍", sentence))
     if q.kind == "year":
         return bool(YEAR.search(sentence))
     if q.kind == "date":
-        return bool(re.search(r"\d+\s*月|\d{4}\s*年|[一二三四]季度|上半年|下半年|年底|年末", sentence))
+        return bool(re.search(r"\d+\s*月|\d{4}\s*年|[一二三四]季度|上半年|下半年|年底|年末|月底|月份", sentence))
     return True
 
 
-def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_year: int | None) -> None:
+def _answer_clauses(q: Question, sentence: str) -> str:
+    """The clauses of a sentence that carry a figure, each with the year stated nearest before it."""
+    if q.kind not in ("number", "percent", "compare"):
+        return sentence
+    out, last_year = [], ""
+    for clause in re.split(r"[，,；;、]", sentence):
+        found = YEAR.findall(clause)
+        if found:
+            last_year = found[-1] + "年"
+        if any(not m.group(0).endswith(("年", "月", "日", "天")) for m in NUMBER_WITH_UNIT.finditer(YEAR.sub("", clause))):
+            out.append(clause if found else last_year + clause)
+    return "，".join(out)
+
+
+def _year_problem(q: Question, cand: _Candidate, base_year: int | None) -> str | None:
+    """Whether the sentence speaks of the year the question asks about.
+
+    A year stated in the sentence decides; otherwise the nearest year stated before it in
+    the passage; otherwise the headline; otherwise the article's own year.
+    """
+    if not q.years:
+        return None
+    wanted = set(q.years)
+    stated = _years_in(_answer_clauses(q, cand.sentence), base_year) or _years_in(cand.sentence, base_year)
+    if not stated:
+        text = cand.hit.text
+        before = text[: text.find(cand.sentence)] if cand.sentence in text else ""
+        for previous in reversed(split_sentences(before)):
+            stated = _years_in(previous, base_year)
+            if stated:
+                break
+    if not stated:
+        stated = _years_in(cand.hit.title + " " + (cand.chunk.heading if cand.chunk else ""), base_year)
+    if not stated and base_year:
+        stated = {base_year}
+    if not (wanted & stated):
+        return f"资料中没有{'、'.join(f'{y}年' for y in q.years)}的相关内容"
+    return None
+
+
+def _relative_problem(q: Question, cand: _Candidate, base_year: int | None) -> str | None:
+    """"去年" in the question against "今年" (or an explicit other year) in the sentence."""
+    if not q.relative_years or q.years:
+        return None
+    wanted = {_RELATIVE[w] for w in q.relative_years}
+    said = {_RELATIVE[w] for w in _RELATIVE if w in cand.sentence}
+    if said:
+        return None if wanted & said else f"资料中没有{q.relative_years[0]}的相关内容"
+    explicit = {int(y) for y in YEAR.findall(cand.sentence)}
+    if explicit and base_year and not ({base_year + d for d in wanted} & explicit):
+        return f"资料中没有{q.relative_years[0]}的相关内容"
+    if not explicit and 0 not in wanted:
+        return f"资料中没有明确说是{q.relative_years[0]}的内容"
+    return None
+
+
+def _place_ok(name: str, cand: _Candidate, context: str, article: str) -> bool:
+    """A place counts when the sentence names it; or when its passage or article does and the
+    sentence names no other place (an article about one county may quote another)."""
+    stem = strip_admin_suffix(name)
+    if stem in cand.sentence:
+        return True
+    if stem not in cand.hit.text + context + article:
+        return False
+    # Another place at the head of the sentence is its subject: the figure is about that place.
+    head = cand.sentence[:SUBJECT_CHARS]
+    return not [p for p in places_in(head) if p != stem and p not in stem and stem not in p]
+
+
+def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_year: int | None,
+           article: str, idf: Callable[[str], float]) -> None:
     """Fill cand.problems with what the sentence fails to supply."""
-    chunk_text = cand.hit.text
     context = cand.hit.title + " " + (cand.chunk.heading if cand.chunk else "")
-    where = cand.sentence + " " + context + " " + chunk_text
-    absent = [name for name in q.places if strip_admin_suffix(name) not in where]
-    if q.kind == "compare" and len(absent) < len(q.places):
+    absent = [name for name in q.places if not _place_ok(name, cand, context, article)]
+    before = cand.hit.text[: cand.hit.text.find(cand.sentence)] if cand.sentence in cand.hit.text else ""
+    absent += [name for name in q.orgs if name not in cand.sentence + context + before[-200:] and
+               not (len(name) >= 4 and name[:4] in cand.sentence)]
+    if q.kind == "compare" and len(absent) < len(q.entities):
         absent = []  # each side of a comparison is answered by its own sentence
     for name in absent:
         cand.problems.append(f"资料中没有提到“{name}”")
-    for name in q.orgs:
-        if name not in where and name[:2] not in cand.sentence:
-            cand.problems.append(f"资料中没有提到“{name}”")
-    if q.years:
-        year_base = article_year or inferred_year
-        in_sentence = _years_in(cand.sentence, year_base)
-        if not any(y in in_sentence for y in q.years):
-            before = chunk_text[: chunk_text.find(cand.sentence)] if cand.sentence in chunk_text else ""
-            around = _years_in(context + " " + before, year_base)
-            stated = in_sentence or {y for y in _years_in(before[-80:], year_base)}
-            if stated or not any(y in around for y in q.years) and (year_base not in q.years):
-                years = "、".join(f"{y}年" for y in q.years)
-                cand.problems.append(f"资料中没有{years}的相关内容")
+    for problem in (_year_problem(q, cand, article_year or inferred_year),
+                    _relative_problem(q, cand, article_year or inferred_year)):
+        if problem:
+            cand.problems.append(problem)
+    for ordinal in q.ordinals:
+        if ordinal not in cand.sentence + context:
+            cand.problems.append(f"资料中没有“{ordinal}”的相关内容")
+    if q.kind in ("number", "percent", "compare"):
+        for i, word in enumerate(q.focus_words):
+            known = idf(word) > 0 or any(idf(alt) > 0 for alt in SYNONYMS.get(word, ()))
+            if i < len(q.focus_words) - 1 and idf(word) < SPECIFIC_IDF:
+                continue  # a common modifier ("重点任务"): the press may say it otherwise
+            if not known and len(word) >= 3:
+                cand.problems.append(f"资料中没有关于“{word}”的内容")
+            elif known and not _term_hit(word, cand.sentence + context):
+                cand.problems.append(f"资料中没有关于“{word}”的内容")
+        if cand.sentence_coverage < MIN_SENTENCE_COVERAGE:
+            cand.problems.append("资料中没有直接回答这个问题的句子")
     for period in q.periods:
-        if period not in cand.sentence and period not in context:
+        spelled = (period,) + PERIOD_SYNONYMS.get(period, ())
+        if not any(p in cand.sentence or p in context or p in before[-60:] for p in spelled):
             cand.problems.append(f"资料中没有“{period}”的相关数据")
     if not _has_answer_type(q, cand.sentence):
         cand.problems.append(
             {"number": "资料中没有相应的数字", "percent": "资料中没有相应的百分比", "year": "资料中没有提到年份",
              "date": "资料中没有提到时间"}.get(q.kind, "资料中没有相应的数字")
         )
-    if cand.coverage < MIN_COVERAGE:
+    if cand.coverage < (MIN_COVERAGE if q.kind in ("number", "percent", "year", "date", "compare") else 0.4):
         missing = "、".join(f"“{t}”" for t in cand.missing_terms[:3])
         cand.problems.append(f"资料中没有关于{missing}的内容" if missing else "资料中没有相关内容")
 
@@ -144,7 +250,7 @@ def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_yea
 def _inferred_year(text: str) -> int | None:
     """For an undated article, the latest year it names stands in for "今年" when checking
     a question's year (never shown to the user as a fact)."""
-    years = [int(y) for y in YEAR.findall(text)]
+    years = [int(y) for y in re.findall(r"(?<!\d)(20\d{2})(?!\d)", text)]
     return max(years) if years else None
 
 
@@ -190,16 +296,19 @@ def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles
     for rank, hit in enumerate(hits):
         chunk = chunks.get(hit.chunk_id)
         context = hit.title + " " + (chunk.heading if chunk else "")
+        article = articles_text(hit.article_id) or hit.text
         article_year = _article_year(hit.date)
-        inferred = None if article_year else _inferred_year(articles_text(hit.article_id))
+        inferred = None if article_year else _inferred_year(article)
         for pos, sentence in enumerate(split_sentences(hit.text)):
             if len(sentence) < 6:
                 continue
             cand = _Candidate(rank, hit, chunk, sentence, pos)
             cand.coverage, cand.missing_terms = _coverage(q.terms, weights, sentence)
-            cand.context_coverage, _ = _coverage(q.terms, weights, sentence + context)
-            cand.coverage = max(cand.coverage, 0.85 * cand.context_coverage)
-            _check(q, cand, article_year, inferred)
+            cand.sentence_coverage = cand.coverage
+            before = hit.text[: hit.text.find(sentence)]
+            cand.context_coverage, _ = _coverage(q.terms, weights, sentence + context + before[-120:])
+            cand.coverage = max(cand.coverage, 0.8 * cand.context_coverage)
+            _check(q, cand, article_year, inferred, article, idf)
             cand.score = (
                 cand.coverage
                 + 0.3 * _has_answer_type(q, sentence)
@@ -207,6 +316,7 @@ def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles
                 + 0.1 * any(strip_admin_suffix(p) in sentence for p in q.places)
                 + 0.1 / (1 + rank)
                 - 0.5 * len(cand.problems)
+                - 0.0005 * len(sentence)
             )
             out.append(cand)
     out.sort(key=lambda c: (-c.score, c.hit_rank, c.position))

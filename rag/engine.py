@@ -8,13 +8,14 @@ to call from several threads at once (nothing in it changes after loading).
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from rag.compose import compose, default_idf, refusal
+from rag.compose import compose, refusal
 from rag.embedders import Embedder, make_embedder
 from rag.errors import InputError
 from rag.followup import rewrite
@@ -70,10 +71,17 @@ class Engine:
         self.llm = llm
         self.max_question_chars = max_question_chars
         self.chunks_by_id = {c.id: c for c in index.chunks}
-        df: Counter[str] = Counter()
-        for tokens in index.tokens:
-            df.update(set(tokens))
-        self.idf = default_idf(dict(df), len(index.chunks))
+        self._texts = [c.context_text() for c in index.chunks]
+        self.idf = functools.lru_cache(maxsize=65536)(self._idf)
+
+    def _idf(self, term: str) -> float:
+        """IDF of a question word by substring count over the chunks; 0 for a word the corpus
+        never uses (a paraphrase: no passage can contain it, so it must not count against one)."""
+        df = sum(1 for text in self._texts if term in text)
+        if df == 0:
+            return 0.0
+        n = len(self._texts)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     @classmethod
     def open(cls, index_dir: Path, embedder: Embedder | str | None = None, llm: LLMClient | None = None,

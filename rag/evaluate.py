@@ -172,7 +172,8 @@ class _Case:
     match: str = "any"
     history: list[dict[str, Any]] = field(default_factory=list)
     quotes: list[str] = field(default_factory=list)  # gold: evidence quotes, as written
-    passage_id: str | None = None  # public QA: the gold passage
+    passage_id: str | None = None  # public QA: the gold passage, as the QA file names it
+    article_id: str = ""  # public QA: the article id the index gave that passage
 
     @property
     def answerable(self) -> bool:
@@ -193,7 +194,7 @@ class _Case:
         if not self.answerable:
             return set()
         if self.passage_id is not None:
-            return {0} if passage.article_id == self.passage_id else set()
+            return {0} if self.article_id and passage.article_id == self.article_id else set()
         text = normalize(passage.text)
         return {i for i, quote in enumerate(self.quotes) if normalize(quote) and normalize(quote) in text}
 
@@ -488,15 +489,37 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
                 raise InputError(f"{path} line {number} is not valid JSON ({exc.msg}): fix or remove it") from exc
 
 
-def _corpus_ids(path: Path) -> set[str]:
-    ids: set[str] = set()
+def _corpus_texts(path: Path) -> dict[str, str]:
+    """Passage id -> normalised text, for every line of a corpus jsonl."""
+    texts: dict[str, str] = {}
     for number, row in _read_jsonl(path):
         if not isinstance(row, dict) or not str(row.get("id", "")).strip() or not isinstance(row.get("text"), str):
             raise InputError(f'{path} line {number}: each line needs {{"id", "title", "text"}} with a non-empty id')
-        ids.add(str(row["id"]))
-    if not ids:
-        raise InputError(f"{path} holds no passages: each line needs {{\"id\", \"title\", \"text\"}}")
-    return ids
+        texts[str(row["id"])] = normalize(row["text"])
+    if not texts:
+        raise InputError(f'{path} holds no passages: each line needs {{"id", "title", "text"}}')
+    return texts
+
+
+def _article_ids(path: Path, texts: dict[str, str]) -> dict[str, str]:
+    """Passage id -> the article id the index gave it.
+
+    The index may keep a jsonl line's "id" as the article id, or derive one from content;
+    either way the passage is found again by its text, which cleaning changes only in
+    whitespace (and `normalize` drops whitespace).
+    """
+    from rag.corpus import iter_articles
+
+    by_text: dict[str, str] = {}
+    indexed: set[str] = set()
+    for article in iter_articles(path):
+        indexed.add(article.id)
+        by_text.setdefault(normalize(article.text), article.id)
+    return {
+        pid: pid if pid in indexed else by_text[text]
+        for pid, text in texts.items()
+        if pid in indexed or text in by_text
+    }
 
 
 _QA_SHAPE = 'each line needs {"question": str, "answers": [str, ...], "passage_id": str}'
@@ -545,13 +568,15 @@ def run_public_qa(
 ) -> dict[str, Any]:
     """Index a public QA corpus under `work_dir/index` and score retrieval by gold passage.
 
-    The corpus ids become article ids (`rag.index.build_index` keeps a jsonl line's "id"),
-    so a hit is a chunk with `article_id == passage_id`. Rebuilding is incremental, so a
-    second run over the same corpus and embedder reuses the index.
+    A hit is a chunk of the question's `passage_id`: its article id is that id when the
+    index keeps jsonl ids, else the id of the article whose text is the passage's text.
+    Passages the index dropped are listed in `report["dataset"]["passages_not_indexed"]`.
+    Rebuilding is incremental, so a second run over the same corpus reuses the index.
     """
     corpus_jsonl, qa_jsonl, work_dir = Path(corpus_jsonl), Path(qa_jsonl), Path(work_dir)
     modes, ks = _check_options(modes, ks)
-    cases = _qa_cases(qa_jsonl, _corpus_ids(corpus_jsonl))  # check the files before a long build
+    texts = _corpus_texts(corpus_jsonl)
+    cases = _qa_cases(qa_jsonl, set(texts))  # check both files before a long build
 
     from rag.engine import Engine  # imported here: building needs the whole pipeline
     from rag.index import build_index
@@ -560,8 +585,13 @@ def run_public_qa(
     index_dir.mkdir(parents=True, exist_ok=True)
     build = build_index(corpus_jsonl, index_dir, embedder, progress=progress)
     engine = Engine.open(index_dir, embedder=embedder)
+    article_ids = _article_ids(corpus_jsonl, texts)
+    for case in cases:  # a passage the index dropped (no text left) can only be missed
+        case.article_id = article_ids.get(str(case.passage_id), "")
     report = _evaluate(engine, cases, modes, ks, progress, "public_qa")
-    report["dataset"] = {"corpus": str(corpus_jsonl), "qa": str(qa_jsonl), "questions": len(cases)}
+    unfound = sorted({str(c.passage_id) for c in cases if not c.article_id})
+    report["dataset"] = {"corpus": str(corpus_jsonl), "qa": str(qa_jsonl), "questions": len(cases),
+                         "passages": len(texts), "passages_not_indexed": unfound}
     report["build"] = _plain(build)
     return report
 

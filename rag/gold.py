@@ -37,6 +37,8 @@ from rag.errors import InputError, RagError
 
 __all__ = [
     "ANSWERABLE_TYPES",
+    "DEFAULT_CORPUS",
+    "DEFAULT_GOLD",
     "MATCH_MODES",
     "TYPES",
     "Evidence",

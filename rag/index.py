@@ -253,25 +253,23 @@ class _Previous:
     articles: list[dict]
     rows: list[dict]
     vectors: np.ndarray
+    same_chunking: bool  # False: every file is read again, but vectors are still reused by key
 
 
 def _previous(index_dir: Path, embedder_id: str, chunk_chars: int) -> _Previous | None:
     """The old index, when its files and vectors can be reused by this build."""
     try:
         manifest = _read_manifest(index_dir)
-        if (
-            manifest.get("format_version") != FORMAT_VERSION
-            or manifest["embedder"]["id"] != embedder_id
-            or manifest.get("tokenizer") != tokenizer_id()
-            or manifest.get("chunk_chars") != chunk_chars
-        ):
+        if manifest.get("format_version") != FORMAT_VERSION or manifest["embedder"]["id"] != embedder_id:
             log.info("previous index at %s was built differently; rebuilding from scratch", index_dir)
             return None
+        same = manifest.get("tokenizer") == tokenizer_id() and manifest.get("chunk_chars") == chunk_chars
         return _Previous(
             manifest,
             _read_jsonl(index_dir / "articles.jsonl"),
             _read_jsonl(index_dir / "chunks.jsonl"),
             np.load(index_dir / "vectors.npy", allow_pickle=False),
+            same,
         )
     except (RagError, OSError, ValueError, KeyError):
         return None
@@ -341,6 +339,8 @@ def build_index(
     _recover_swap(index_dir)
     previous = None if rebuild else _previous(index_dir, embedder.id, chunk_chars)
     old_files: dict[str, str] = previous.manifest.get("files", {}) if previous else {}
+    if previous and not previous.same_chunking:
+        old_files = {name: "" for name in old_files}  # read everything again, reuse vectors
     report = BuildReport(str(index_dir), 0, 0, 0, 0)
     report.files_added = sorted(set(files) - set(old_files))
     report.files_removed = sorted(set(old_files) - set(files))

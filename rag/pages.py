@@ -25,11 +25,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from statistics import median
 
 from rag.clean import CJK, display_width, fix_spaces, is_sentence_end, join_lines, split_sentences
 
-__all__ = ["Piece", "derive_title", "detect_layout", "find_date", "split_page"]
+__all__ = ["Piece", "derive_title", "detect_layout", "find_date", "paragraph_kind", "split_page"]
 
 
 @dataclass
@@ -71,6 +70,7 @@ class _Body:
 
 _WS = " \t\u3000\u00a0"
 _BYLINE = re.compile(r"^(?:□|■|本报讯[\s\u3000]|本报[\s\u3000]|本报记者[\s\u3000]|记者[\s\u3000]|通讯员[\s\u3000])")
+_NEW_BYLINE = re.compile(r"^(?:□|■|本报讯)")  # other byline lines go on the one before
 _TITLE_HOLDER = re.compile(
     rf"^[{CJK}、，,]{{0,40}}(?:书记|主任|市长|区长|县长|镇长|局长|常委|秘书长|主席|部长|董事长|总经理|院长|校长)"
     rf"[ \u3000]+[{CJK}·]{{2,5}}$"
@@ -94,10 +94,18 @@ SHORT_LINE = 0.75  # a line under 3/4 of the local column width cannot be a wrap
 PARAGRAPH_LINE_WIDTH = 45  # lines longer than this are whole paragraphs, not column lines
 
 
+def _fits_headline(text: str) -> bool:
+    return len(text) <= 2 * MAX_HEADLINE_WIDTH and display_width(text) <= MAX_HEADLINE_WIDTH
+
+
 def _classify(text: str) -> str:
+    if not text:
+        return "body"
+    if len(text) > 2 * MAX_HEADLINE_WIDTH:  # too long for a headline, byline or caption
+        return "note" if _NOTE.match(text) else "lead" if _LEAD.match(text) else "body"
     if _CLOSING.match(text):
         return "closing"
-    if _BYLINE.match(text) and not _SENTENCE_MARK.search(text) and display_width(text) <= MAX_HEADLINE_WIDTH:
+    if _BYLINE.match(text) and not _SENTENCE_MARK.search(text) and _fits_headline(text):
         return "byline"
     if _TITLE_HOLDER.match(text):
         return "byline"
@@ -107,13 +115,16 @@ def _classify(text: str) -> str:
         return "note"
     if _LEAD.match(text):
         return "lead"
-    if (
-        not _SENTENCE_MARK.search(text)
-        and display_width(text) <= MAX_HEADLINE_WIDTH
-        and text[-1] not in _OPEN_END
-    ):
+    if _fits_headline(text) and not _SENTENCE_MARK.search(text) and text[-1] not in _OPEN_END:
         return "cand"
     return "body"
+
+
+def paragraph_kind(text: str) -> str:
+    """What a cleaned paragraph looks like: "byline", "closing" ("… 整理"), "caption",
+    "note" (in brackets), "lead" (opens with a dateline), "cand" (short, no sentence
+    punctuation: a headline or section heading) or "body"."""
+    return _classify(text)
 
 
 def _read_lines(text: str) -> list[_Line]:
@@ -133,10 +144,10 @@ def _read_lines(text: str) -> list[_Line]:
 def detect_layout(text: str) -> str:
     """"double", "wrapped" or "paragraphs" (see the module docstring)."""
     lines = _read_lines(text)
-    if not lines:
-        return "paragraphs"
-    if median(line.width for line in lines) > PARAGRAPH_LINE_WIDTH:
-        return "paragraphs"
+    if len(lines) < MIN_PAGE_LINES:
+        return "paragraphs"  # too few lines to tell columns from paragraphs: one a line
+    if _upper_quartile([line.width for line in lines]) > PARAGRAPH_LINE_WIDTH:
+        return "paragraphs"  # a quarter of the lines are wider than any printed column
     followed_by_blank = sum(1 for a in lines[1:] if a.blank_before)
     if len(lines) >= 10 and followed_by_blank >= 0.7 * (len(lines) - 1):
         return "double"
@@ -148,6 +159,7 @@ def _upper_quartile(values: list[float]) -> float:
     return ordered[(3 * (len(ordered) - 1)) // 4]
 
 
+MIN_PAGE_LINES = 10
 MIN_BLOCK = 4  # lines a block needs before its own width is trusted
 
 
@@ -208,10 +220,17 @@ def _wrapped_units(lines: list[_Line], layout: str) -> list[_Unit]:
     units: list[_Unit] = []
     para: list[_Line] = []
 
-    def flush() -> None:
-        if para:
+    def flush(before_anchor: bool = False) -> None:
+        """End the paragraph. Lines that never reach a sentence end before a byline or
+        the end of the page are headline lines, printed one per line: keep them apart."""
+        if not para:
+            return
+        open_end = not is_sentence_end(para[-1].text) and para[-1].text[-1] not in "）)"
+        if before_anchor and open_end and not any(_SENTENCE_MARK.search(line.text) for line in para):
+            units.extend(_Unit("body", line.text) for line in para)
+        else:
             units.append(_Unit("body", join_lines(line.text for line in para)))
-            para.clear()
+        para.clear()
 
     index = {id(line): i for i, line in enumerate(lines)}
     groups = _tight_groups(lines) if layout == "double" else [[line] for line in lines]
@@ -223,8 +242,8 @@ def _wrapped_units(lines: list[_Line], layout: str) -> list[_Unit]:
         for line in group:
             kind = _classify(line.text)
             if kind in ("byline", "caption", "closing"):
-                flush()
-                if kind == "byline" and units and units[-1].kind == "byline" and not _BYLINE.match(line.text):
+                flush(before_anchor=True)
+                if kind == "byline" and units and units[-1].kind == "byline" and not _NEW_BYLINE.match(line.text):
                     units[-1].text += " " + line.text
                 else:
                     units.append(_Unit(kind, line.text))
@@ -235,7 +254,7 @@ def _wrapped_units(lines: list[_Line], layout: str) -> list[_Unit]:
             if para and _breaks(para[-1], line, widths[index[id(para[-1])]], layout):
                 flush()
             para.append(line)
-    flush()
+    flush(before_anchor=True)
     return units
 
 
@@ -252,20 +271,19 @@ def _split_inline(text: str) -> list[str]:
     return parts
 
 
-def _is_fragment(text: str, following: str) -> bool:
-    """A paragraph line that stops mid-sentence and goes on in the next line."""
+def _is_fragment(text: str) -> bool:
+    """A paragraph line that stops mid-sentence: no sentence end, and either long or
+    with a comma in it (a headline of the paragraph layout has neither)."""
     if is_sentence_end(text) or _classify(text) in ("byline", "closing", "note", "caption"):
         return False
-    if display_width(text) > PARAGRAPH_LINE_WIDTH or text[-1] in _OPEN_END:
-        return True
-    return bool(_CONTINUED.search(text)) and display_width(split_sentences(following)[0]) <= 8
+    return display_width(text) > PARAGRAPH_LINE_WIDTH or text[-1] in _OPEN_END or bool(_CONTINUED.search(text))
 
 
 def _paragraph_units(lines: list[_Line]) -> list[_Unit]:
     texts: list[str] = []
     for line in lines:
         for part in _split_inline(line.text):
-            if texts and _classify(part) in ("body", "cand") and _is_fragment(texts[-1], part):
+            if texts and _classify(part) == "body" and _is_fragment(texts[-1]):
                 texts[-1] = join_lines([texts[-1], part])
             else:
                 texts.append(part)
@@ -304,6 +322,8 @@ def _segment(units: list[_Unit]) -> tuple[list[_Body], list[list[tuple[int, _Uni
             bodies[-1].units.extend(u for _, u in pending)  # section headings inside a body
             pending = []
         bodies[-1].units.append(unit)
+    if not bodies and pending:  # nothing but headline-like lines: they are the text
+        return [_Body(units=[u for _, u in pending])], [[], []]
     runs.append(pending)
     return bodies, runs
 
@@ -366,10 +386,10 @@ def derive_title(paragraphs: list[str], limit: int = 30) -> str:
     for text in paragraphs:
         if _classify(text) in ("byline", "caption", "note", "closing"):
             continue
-        sentence = split_sentences(_LEAD_PREFIX.sub("", text).strip())[0]
-        sentence = sentence.rstrip("。！？!?；;…”’").strip()
+        sentence = split_sentences(_LEAD_PREFIX.sub("", text[: 4 * limit]).strip())[0]
+        sentence = sentence.rstrip("。！？!?；;…”’").strip()[:limit].strip()
         if sentence:
-            return sentence[:limit]
+            return sentence
     return ""
 
 

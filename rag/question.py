@@ -11,16 +11,21 @@ near misses (right county, wrong year or metric), so refusal checks these parts 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from rag.tokenize import tokenize
 
-__all__ = ["Question", "analyze", "strip_admin_suffix", "PLACE_SUFFIXES"]
+__all__ = ["Question", "analyze", "places_in", "strip_admin_suffix", "PLACE_SUFFIXES"]
 
 PLACE_SUFFIXES = ("新区", "街道", "省", "市", "区", "县", "镇", "乡", "村")
 # Places too broad to decide anything: every article in this press is about Shandong.
-GENERIC_PLACES = {"山东", "山东省", "全省", "我省", "中国", "全国", "国家", "全市", "全区", "全县", "该市", "该区", "该县", "本市"}
+GENERIC_PLACES = {
+    "山东", "山东省", "全省", "我省", "中国", "全国", "国家", "全市", "全区", "全县", "该市", "该区", "该县",
+    "本市", "城市", "地区", "地方", "县域", "城区", "市区", "园区", "片区", "省市", "市县", "区县", "外地",
+    "本地", "当地", "各地", "省里", "市里", "国内", "国外", "境内", "境外", "海外",
+}
 # Words that say how to ask, not what about.
 QUESTION_WORDS = (
     "多少", "几", "哪些", "哪个", "哪家", "哪一年", "哪年", "哪一", "哪", "什么", "谁", "何时", "何地",
@@ -35,7 +40,11 @@ UNIT = (
     r"个百分点|次|期|届|位次|强|类|种|股|层|间|张|场|天|年|月|日)"
 )
 NUMBER = r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十百千]+)"
-NUMBER_WITH_UNIT = re.compile(NUMBER + r"\s*(?:多|余|近|约)?\s*" + UNIT)
+MAGNITUDE = r"(?:万亿|千亿|百亿|亿|千万|百万|万|千|百)"
+NUMBER_WITH_UNIT = re.compile(
+    NUMBER + r"\s*(?:多|余|近|约)?\s*(?:" + MAGNITUDE + r"?\s*(?:多|余)?\s*" + UNIT + "|" + MAGNITUDE + ")"
+)
+ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+[批届期轮]|首批|首届")
 DIGITS = re.compile(r"\d+(?:\.\d+)?")
 YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 MONEY_WORDS = ("投资", "产值", "收入", "零售额", "资金", "报酬", "贷款", "总额", "价值", "营收", "利润", "税收", "金额", "规模", "生产总值", "GDP", "额")
@@ -54,6 +63,9 @@ class Question:
     periods: list[str] = field(default_factory=list)
     relative_years: list[str] = field(default_factory=list)  # 今年 / 去年 / 明年 in the question
     terms: list[str] = field(default_factory=list)  # the metric and topic words, for coverage
+    focus: str | None = None  # the word the question asks the value of ("总产值" in "总产值是多少")
+    focus_words: list[str] = field(default_factory=list)  # focus and the noun joined to it ("进出口总额")
+    ordinals: list[str] = field(default_factory=list)  # "第二批": must match exactly
 
     @property
     def entities(self) -> list[str]:
@@ -80,28 +92,66 @@ def _pos_tokenizer():
 
 
 _POS = None
-_PLACE_RE = re.compile(r"([\u4e00-\u9fa5]{2,5}?(?:新区|街道|市|区|县|镇))")
 # Known organisation endings: a token ending so names a company or institution.
 _ORG_ENDINGS = ("集团", "公司", "轮胎", "港口", "化学", "药业", "食品", "电子", "银行", "大学", "学院", "研究院", "矿业")
 
 
+PLACES_PATH = Path(__file__).parent / "data" / "places.txt"
+
+
+@functools.lru_cache(maxsize=1)
+def _gazetteer() -> tuple[str, ...]:
+    names = []
+    for line in PLACES_PATH.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            names += line.split()
+    return tuple(sorted(set(names), key=len, reverse=True))
+
+
+def places_in(text: str) -> list[str]:
+    """Known place names in a text, longest first, without overlaps ("黄岛" inside "青岛"? no)."""
+    found: list[str] = []
+    taken = [False] * len(text)
+    for name in _gazetteer():
+        start = text.find(name)
+        while start >= 0:
+            if not any(taken[start : start + len(name)]):
+                found.append(name)
+                for i in range(start, start + len(name)):
+                    taken[i] = True
+            start = text.find(name, start + 1)
+    return list(dict.fromkeys(found))
+
+
+_SUFFIXED_PLACE = re.compile(r"([\u4e00-\u9fa5]{2,3})(?=新区|市|区|县)")
+
+
 def _entities(text: str) -> tuple[list[str], list[str]]:
-    places: list[str] = []
+    places: list[str] = places_in(text)
     orgs: list[str] = []
-    for word, flag in _pos_tokenizer().lcut(text):
+    words = _pos_tokenizer().lcut(text)
+    for (word, _flag), (after, _) in zip(words, words[1:] + [("", "")]):
+        # "蓬莱" + "区": a name jieba does not know, followed by an administrative suffix.
+        if after in ("市", "区", "县", "新区") and len(word) >= 2 and word not in GENERIC_PLACES and \
+                re.fullmatch(r"[\u4e00-\u9fa5]+", word) and not word.startswith(("全", "该", "本", "各", "我")):
+            if not any(word in p or p in word for p in places):
+                places.append(word)
+    for word, flag in words:
         if len(word) < 2 or word in GENERIC_PLACES:
             continue
-        if flag == "ns" or (flag.startswith("n") and word.endswith(("市", "区", "县", "镇")) and len(word) >= 3):
-            places.append(strip_admin_suffix(word))
+        stem = strip_admin_suffix(word)
+        if stem in GENERIC_PLACES or stem.startswith(("全", "该", "本", "各", "我")):
+            continue
+        if flag == "ns" or (word.endswith(("市", "区", "县", "镇", "新区")) and len(word) >= 3 and flag.startswith("n")):
+            if not any(stem in p or p in stem for p in places):
+                places.append(stem)
         elif flag in ("nt", "nz") or word.endswith(_ORG_ENDINGS):
             orgs.append(word)
-    for match in _PLACE_RE.findall(text):
-        stem = strip_admin_suffix(match)
-        if match not in GENERIC_PLACES and stem not in GENERIC_PLACES and not any(stem in p or p in stem for p in places):
-            if not stem.startswith(("全", "该", "本", "各", "我")):
-                places.append(stem)
-    places = [p for p in dict.fromkeys(places) if p not in GENERIC_PLACES and strip_admin_suffix(p) != "山东"]
-    return places, list(dict.fromkeys(orgs))
+    orgs = list(dict.fromkeys(orgs))
+    places = [p for p in dict.fromkeys(places) if p not in GENERIC_PLACES and strip_admin_suffix(p) != "山东"
+              and not any(p in org and not org.startswith(p) for org in orgs)]  # "东港" in "山东港口"
+    places.sort(key=lambda p: text.find(p) if p in text else len(text))
+    return places, orgs
 
 
 def _kind_and_unit(text: str) -> tuple[str, str | None]:
@@ -131,6 +181,24 @@ def _kind_and_unit(text: str) -> tuple[str, str | None]:
     return "describe", None
 
 
+def _words(text: str) -> list[str]:
+    """Content words in jieba's precise mode (no overlapping sub-words), numbers whole."""
+    from rag.tokenize import STOPWORDS, _get_jieba
+
+    out = []
+    for piece in re.split(r"(" + NUMBER_WITH_UNIT.pattern + r")", text):
+        if not piece:
+            continue
+        if NUMBER_WITH_UNIT.fullmatch(piece):
+            out.append(piece)
+            continue
+        for word in _get_jieba().lcut(piece):
+            word = word.strip()
+            if len(word) >= 2 and word not in STOPWORDS and any(ch.isalnum() for ch in word):
+                out.append(word)
+    return out
+
+
 def analyze(text: str) -> Question:
     """Parse a question into what it asks for."""
     text = text.strip()
@@ -142,7 +210,7 @@ def analyze(text: str) -> Question:
     relative = [w for w in ("今年", "去年", "明年", "前年") if w in text]
     skip = set(places) | set(orgs) | {str(y) for y in years}
     terms = []
-    for token in tokenize(text):
+    for token in _words(text):
         bare = strip_admin_suffix(token)
         if token in skip or bare in skip or any(token in e for e in places + orgs):
             continue
@@ -151,4 +219,38 @@ def analyze(text: str) -> Question:
         if re.fullmatch(r"(?:19|20)\d{2}年?度?", token) or token in PERIOD_WORDS or token in ("今年", "去年", "明年"):
             continue
         terms.append(token)
-    return Question(text, kind, unit, places, orgs, years, periods, relative, list(dict.fromkeys(terms)))
+    terms = list(dict.fromkeys(terms))
+    # Chinese-numeral counts ("哪三个", "四个") are the question's form, not its topic.
+    terms = [t for t in terms if not re.fullmatch(r"[一二两三四五六七八九十]+\S?", t)]
+    nouns = {w for w, flag in _pos_tokenizer().lcut(text) if flag[:1] in ("n", "j", "l", "x") or flag == "vn"}
+    focus = _focus(text, terms)
+    focus = focus if focus in nouns else None
+    focus_words = []
+    if focus:
+        focus_words = [focus]
+        at = text.find(focus)
+        for term in terms:  # a noun printed right before the focus belongs to it
+            if term != focus and term in nouns and text.find(term + focus) == at - len(term) >= 0:
+                focus_words.insert(0, term)
+    return Question(text, kind, unit, places, orgs, years, periods, relative, terms,
+                    focus, focus_words, ORDINAL.findall(text))
+
+
+_ASKING = re.compile(r"多少|几|哪|什么|谁|何时|何地|怎样|如何|是否")
+
+
+def _focus(text: str, terms: list[str]) -> str | None:
+    """The metric asked for: the noun after "多少家"-style counters, else the last term before
+    the question word."""
+    match = _ASKING.search(text)
+    if not match or not terms:
+        return None
+    after = text[match.end():]
+    counted = re.match(r"\s*(?:" + UNIT + r")?\s*(.{2,8}?)(?:[？?。，,]|$)", after)
+    if counted and text[match.start():match.end()] in ("多少", "几"):
+        for term in terms:
+            if term in counted.group(1):
+                return term
+    before = text[: match.start()]
+    placed = [(before.rfind(t), t) for t in terms if t in before]
+    return max(placed)[1] if placed else None

@@ -445,6 +445,7 @@ def test_public_qa_with_the_hash_embedder(tmp_path: Path) -> None:
     assert report["kind"] == "public_qa"
     assert report["n_items"] == report["dataset"]["questions"] == 6
     assert (tmp_path / "index" / "manifest.json").is_file()
+    assert report["dataset"]["passages"] == 6 and report["dataset"]["passages_not_indexed"] == []
     # Six one-chunk passages: every gold passage is within the top 5 in every mode, and the
     # questions share their rare words (青溪县, 光伏, 吞吐量) with their passage only.
     for mode in ("hybrid", "dense", "bm25"):

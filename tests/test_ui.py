@@ -145,6 +145,12 @@ def test_refusal_looks_different_and_keeps_sources() -> None:
     assert "原文暂不可用" in out  # no article passed
 
 
+def test_refusal_highlights_nothing() -> None:
+    quoted = "最接近的资料：2024年，招远市谋划适用以工代赈方式重点工程项目9个[1]。"
+    assert "<mark>" in render_answer(quoted, [_cite()])
+    assert "<mark>" not in render_answer(quoted, [_cite()], refused=True)
+
+
 # ------------------------------------------------------------------------ chat turns
 
 
@@ -231,8 +237,10 @@ def test_refused_turn_has_badge() -> None:
 # ---------------------------------------------------------------------- page and mount
 
 
-def test_index_status() -> None:
+def test_index_status(engine: Any) -> None:
     assert "188 个段落" in index_status(lambda: FakeEngine(ANSWER))
+    real = index_status(lambda: engine)
+    assert f"{engine.health()['chunks']} 个段落" in real and "向量模型 hash-384" in real
 
     def missing() -> Any:
         raise IndexMissingError("no index <here>")
@@ -272,3 +280,12 @@ def test_mount_ui_keeps_an_existing_root_route() -> None:
     with TestClient(mount_ui(app, lambda: FakeEngine(ANSWER), path="chat/")) as client:
         assert client.get("/").json() == {"home": True}
         assert client.get("/chat/").status_code == 200
+
+
+def test_turn_over_the_real_engine(engine: Any) -> None:
+    """The conftest's engine (real index and composer, hash embedder) through the chat."""
+    steps = _turn(engine, question="招远市2024年谋划了多少个以工代赈重点工程项目？")
+    content = steps[-1][1][-1]["content"]
+    assert "rag-error" not in content and 'class="rag-card"' in content
+    assert "原文暂不可用" not in content, "every cited article opens"
+    assert [t["role"] for t in steps[-1][2]] == ["user", "assistant"]

@@ -1,13 +1,12 @@
 """The chat UI in a real headless Chromium against a real uvicorn server.
 
-Needs Debian's `chromium` and `chromium-driver` (apt) and `selenium` (pip). The answer test
-serves `_real_app()`; the hostile-passage and error tests serve the UI over fakes, because
-they need an engine that returns markup or fails on purpose.
+Needs Debian's `chromium` and `chromium-driver` (apt) and `selenium` (pip). Every test serves
+`rag.api.create_app` with uvicorn: over the corpus indexed with the real e5 model, over an
+engine that returns markup (to check it is shown as text), and with no index at all.
 """
 
 from __future__ import annotations
 
-import re
 import socket
 import threading
 import time
@@ -28,79 +27,35 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
     )
 webdriver = pytest.importorskip("selenium.webdriver", reason="pip install selenium")
 
+import httpx  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from rag.errors import IndexMissingError  # noqa: E402
+from rag.api import create_app  # noqa: E402
+from rag.settings import Settings  # noqa: E402
 from rag.types import Answer, Article, Citation  # noqa: E402
-from ui.app import mount_ui  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT / "corpus"
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 QUESTION = "招远市2024年谋划了多少个以工代赈重点工程项目？"
-# Scroll the chat so the question above this answer is at the top of the screenshot.
-SHOW_QUESTION = """
-arguments[0].scrollIntoView({block: 'start'});
-let box = arguments[0].parentElement;
-while (box && box.scrollHeight <= box.clientHeight) box = box.parentElement;
-if (box) box.scrollTop -= 140;
-"""
+REPLY = "#rag-chat .rag-answer, #rag-chat .rag-error"
+LAST_REPLY_HTML = (
+    "const r = document.querySelectorAll(arguments[0]); return r.length ? r[r.length - 1].outerHTML : '';"
+)
+# Where an element's top is, relative to the viewport (to check what the user sees).
+TOP = "return arguments[0].getBoundingClientRect().top"
 HOSTILE = '正文<script>alert(1)</script>与<img src=x onerror="window.__xss=1">结尾。'
 
 
-# ------------------------------------------------------------------------------ engines
+# ------------------------------------------------------------------------------ servers
 
 
-def _bigrams(text: str) -> set[str]:
-    return {text[i : i + 2] for i in range(len(text) - 1)}
-
-
-class CorpusEngine:
-    """A stand-in for rag.engine.Engine until it lands: it answers from corpus/ with the
-    sentence that shares the most character bigrams with the question."""
-
-    def __init__(self, corpus: Path) -> None:
-        self.articles: dict[str, Article] = {}
-        self.sentences: list[tuple[str, str]] = []  # (article id, sentence)
-        for path in sorted(corpus.glob("*.txt")):
-            raw = re.sub(r"^---.*?---", "", path.read_text(encoding="utf-8"), flags=re.S)
-            text = re.sub(r"<[^>]+>|\s+", "", raw)
-            parts = [s for s in re.findall(r"[^。！？]+[。！？]?", text) if len(s) > 4]
-            paras = ["".join(parts[i : i + 4]) for i in range(0, len(parts), 4)]
-            art = Article(path.stem, paras[0][:24], None, path.name, paras)
-            self.articles[art.id] = art
-            self.sentences += [(art.id, s) for s in parts]
-
-    def _cite(self, n: int, article_id: str, sentence: str) -> Citation:
-        art = self.articles[article_id]
-        para = next(p for p in art.paragraphs if sentence in p)
-        return Citation(n, f"{article_id}-{n}", article_id, art.title, art.date, art.source, para, 1.0)
-
-    def ask_stream(self, question: str, top_k: int = 5, **_: Any) -> Iterator[dict[str, Any]]:
-        q = _bigrams(question)
-        ranked = sorted(self.sentences, key=lambda s: -len(q & _bigrams(s[1])))[:top_k]
-        cites = [self._cite(i + 1, aid, s) for i, (aid, s) in enumerate(ranked)]
-        text = f"{ranked[0][1].rstrip('。')}[1]。"
-        for i in range(0, len(text), 6):
-            yield {"event": "delta", "text": text[i : i + 6]}
-            time.sleep(0.02)
-        yield {"event": "citations", "citations": [c.to_dict() for c in cites]}
-        yield {"event": "done", "answer": Answer(text, False, cites).to_dict()}
-
-    def article(self, article_id: str) -> Article:
-        return self.articles[article_id]
-
-    def health(self) -> dict[str, Any]:
-        n = len(self.sentences)
-        return {"articles": len(self.articles), "chunks": n, "embedder": "fake", "version": "0"}
-
-
-class HostileEngine(CorpusEngine):
-    """Returns a passage and an article that carry markup."""
+class HostileEngine:
+    """An engine whose passage, title, answer and article all carry markup."""
 
     def ask_stream(self, question: str, top_k: int = 5, **_: Any) -> Iterator[dict[str, Any]]:
         cite = Citation(1, "c1", "evil", "<b>标题</b>", "2024-01-01", "evil.html", HOSTILE, 1.0)
@@ -111,23 +66,8 @@ class HostileEngine(CorpusEngine):
     def article(self, article_id: str) -> Article:
         return Article(article_id, "<b>标题</b>", None, "evil.html", [HOSTILE, "<i>第二段</i>"])
 
-
-def _missing() -> Any:
-    raise IndexMissingError("索引不存在：请先运行 `rag index corpus/` 建立索引。")
-
-
-# ------------------------------------------------------------------------------ servers
-
-
-def _real_app() -> FastAPI:
-    # One line to switch to the real stack once it lands:
-    #   return create_app(Settings(index_dir=ROOT / "index", embedder="e5"))
-    engine = CorpusEngine(CORPUS)
-    return mount_ui(FastAPI(), lambda: engine)
-
-
-def _fake_app(get_engine: Callable[[], Any]) -> FastAPI:
-    return mount_ui(FastAPI(), get_engine)
+    def health(self) -> dict[str, Any]:
+        return {"articles": 1, "chunks": 1, "embedder": "none"}
 
 
 def _free_port() -> int:
@@ -187,25 +127,33 @@ def _open(driver: Any, url: str) -> None:
 
 
 def _ask(driver: Any, question: str) -> Any:
-    """Type, send, and wait until the last assistant message has finished streaming."""
+    """Type, send, wait until the last reply has finished streaming and settled; return it."""
     box = driver.find_element(By.CSS_SELECTOR, "#rag-question textarea")
     box.clear()
     box.send_keys(question)
+    before = len(driver.find_elements(By.CSS_SELECTOR, REPLY))
     driver.find_element(By.ID, "rag-send").click()
 
-    def finished(d: Any) -> Any:
-        done = d.find_elements(By.CSS_SELECTOR, "#rag-chat .rag-answer, #rag-chat .rag-error")
-        busy = d.find_elements(By.CSS_SELECTOR, "#rag-chat .rag-cursor")
-        return done[-1] if done and not busy else False
+    def settled(d: Any) -> bool:
+        html = d.execute_script(LAST_REPLY_HTML, REPLY)
+        done = bool(html) and "rag-cursor" not in html
+        done = done and len(d.find_elements(By.CSS_SELECTOR, REPLY)) > before
+        if done and html == getattr(settled, "last", None):
+            return True
+        settled.last = html  # type: ignore[attr-defined]
+        return False
 
-    return WebDriverWait(driver, 120).until(finished)
+    WebDriverWait(driver, 120, poll_frequency=0.4).until(settled)
+    return driver.find_elements(By.CSS_SELECTOR, REPLY)[-1]
 
 
 # --------------------------------------------------------------------------------- tests
 
 
-def test_answer_with_source_cards_and_screenshot(serve: Callable[[FastAPI], str], browser: Any) -> None:
-    base = serve(_real_app())
+def test_answer_with_source_cards_and_screenshot(
+    serve: Callable[[FastAPI], str], browser: Any, e5_index: Path
+) -> None:
+    base = serve(create_app(Settings(index_dir=e5_index, embedder="e5")))
     _open(browser, base + "/")  # GET / redirects to the chat
     assert browser.current_url.rstrip("/").endswith("/ui")
     examples = browser.find_element(By.ID, "rag-chat").text
@@ -219,21 +167,28 @@ def test_answer_with_source_cards_and_screenshot(serve: Callable[[FastAPI], str]
     assert "9个" in marked, "the answering sentence is highlighted in the passage"
     assert answer.find_element(By.CSS_SELECTOR, ".rag-answer-text .rag-cite").text == "[1]"
 
-    browser.execute_script(SHOW_QUESTION, answer)
-    time.sleep(0.3)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    browser.save_screenshot(str(SCREENSHOT))
-
+    # After the turn the chat scrolls back up to the answer (not down to the last card).
+    WebDriverWait(browser, 10).until(lambda d: 0 < d.execute_script(TOP, answer) < 400)
     body = cards[0].find_element(By.CLASS_NAME, "rag-article-body")
     assert not body.is_displayed()
     cards[0].find_element(By.TAG_NAME, "summary").click()
     WebDriverWait(browser, 10).until(lambda d: body.is_displayed())
     assert "9个" in body.text, "the card opens the whole article"
 
+    ActionChains(browser).move_to_element(browser.find_element(By.CLASS_NAME, "rag-header")).perform()
+    time.sleep(0.3)
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOT))
+
+    follow_up = _ask(browser, "那胶州呢？")  # a second turn, sent with the first as history
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#rag-chat .rag-answer")) == 2
+    assert follow_up.find_element(By.CLASS_NAME, "rag-answer-text").text.strip()
+    WebDriverWait(browser, 10).until(lambda d: 0 < d.execute_script(TOP, follow_up) < 400)
+
 
 def test_markup_in_documents_renders_as_text(serve: Callable[[FastAPI], str], browser: Any) -> None:
-    engine = HostileEngine(CORPUS)
-    _open(browser, serve(_fake_app(lambda: engine)) + "/ui/")
+    app = create_app(Settings(index_dir=Path("unused")), engine=HostileEngine())  # type: ignore[arg-type]
+    _open(browser, serve(app) + "/ui/")
     answer = _ask(browser, "有什么？")
     time.sleep(0.5)  # give an injected onerror handler time to fire, if one got through
     with pytest.raises(NoAlertPresentException):
@@ -249,12 +204,14 @@ def test_markup_in_documents_renders_as_text(serve: Callable[[FastAPI], str], br
     assert "<i>第二段</i>" in answer.find_element(By.CLASS_NAME, "rag-article-body").text
 
 
-def test_missing_index_shows_its_message(serve: Callable[[FastAPI], str], browser: Any) -> None:
-    _open(browser, serve(_fake_app(_missing)) + "/ui/")
-    WebDriverWait(browser, 30).until(
-        lambda d: "索引不存在" in d.find_element(By.ID, "rag-status").text
-    )
+def test_missing_index_shows_its_message(
+    serve: Callable[[FastAPI], str], browser: Any, tmp_path: Path
+) -> None:
+    base = serve(create_app(Settings(index_dir=tmp_path / "no-index", build_if_missing=False)))
+    detail = httpx.get(base + "/health").json()["detail"]
+    assert detail, "the app reports why no index is loaded"
+    _open(browser, base + "/ui/")
+    WebDriverWait(browser, 30).until(lambda d: detail in d.find_element(By.ID, "rag-status").text)
     error = _ask(browser, QUESTION)
-    assert "索引不存在" in error.text and "rag index" in error.text
+    assert detail in error.text and "无法回答" in error.text
     assert "Traceback" not in browser.find_element(By.ID, "rag-chat").text
-

@@ -206,7 +206,8 @@ def render_answer(
     parts.append(f'<div class="rag-answer-text">{text or "正在检索资料…"}{cursor}</div>')
     if citations:
         label = "最接近的资料（未能直接回答问题）" if refused else f"来源（{len(citations)}）"
-        sentences = marker_sentences(answer)
+        # A refusal's markers point at the closest sources, not at answering sentences.
+        sentences = {} if refused else marker_sentences(answer)
         cards = "".join(
             _card_html(c, sentences.get(c.n, []), articles.get(c.article_id)) for c in citations
         )
@@ -301,11 +302,10 @@ def index_status(get_engine: Callable[[], Engine]) -> str:
     except Exception:
         log.exception("health check failed")
         return f'<div class="rag-status rag-status-bad">{_esc(UNEXPECTED_ERROR)}</div>'
-    parts = [
-        f"{info.get('articles', '?')} 篇文章",
-        f"{info.get('chunks', '?')} 个段落",
-        f"向量模型 {info.get('embedder', '?')}",
-    ]
+    embedder = info.get("embedder", "?")
+    if isinstance(embedder, dict):  # the manifest's {"id": ..., "dim": ...}
+        embedder = embedder.get("id", "?")
+    parts = [f"{info.get('articles', '?')} 篇文章", f"{info.get('chunks', '?')} 个段落", f"向量模型 {embedder}"]
     return f'<div class="rag-status">索引已加载：{_esc(" · ".join(parts))}</div>'
 
 
@@ -314,6 +314,36 @@ def index_status(get_engine: Callable[[], Engine]) -> str:
 _HEADER = (
     '<div class="rag-header"><h1>报纸问答助手</h1>'
     "<p>根据已收录的报纸文章回答问题；答案中的 [n] 对应下方的来源卡片，点击“阅读全文”查看原文。</p></div>"
+)
+
+
+# Scrolling. While an answer streams, the chat's own autoscroll follows it. When the turn
+# ends, scroll back up so the latest question sits at the top: with five source cards the
+# chat would otherwise stay on the last card, below the answer. The chat's autoscroll fires
+# 300 ms after its last update, so the jump waits 800 ms. On submit, go to the bottom first
+# so that autoscroll (which only follows a chat already at the bottom) shows the new turn.
+_SCROLL_BOX = """
+const scrollBox = (el) => {
+  let box = el && el.parentElement;
+  while (box && box.scrollHeight <= box.clientHeight) box = box.parentElement;
+  return box;
+};
+"""
+_SCROLL_TO_BOTTOM = (
+    "() => { const chat = document.querySelector('#rag-chat .rag-answer, #rag-chat .rag-error');"
+    + _SCROLL_BOX
+    + "const box = scrollBox(chat); if (box) box.scrollTop = box.scrollHeight; }"
+)
+_SCROLL_TO_LATEST = (
+    "() => setTimeout(() => {"
+    + _SCROLL_BOX
+    + """
+  const answers = document.querySelectorAll('#rag-chat .rag-answer, #rag-chat .rag-error');
+  const last = answers[answers.length - 1];
+  const box = scrollBox(last);
+  if (!box) return;
+  box.scrollTop += last.getBoundingClientRect().top - box.getBoundingClientRect().top - 110;
+}, 800)"""
 )
 
 
@@ -329,7 +359,7 @@ def _reset() -> tuple[Messages, Messages, Messages, str]:
 def build_ui(get_engine: Callable[[], Engine]) -> gr.Blocks:
     """The chat page. `get_engine` returns the app's engine or raises a RagError."""
 
-    def chat(question: str, display: Messages, history: Messages, top_k: float, mode: str):
+    def chat(question: str, display: Messages, history: Messages, top_k: float, mode: str) -> Iterator[Outputs]:
         yield from respond(question, display, history, top_k, mode, get_engine=get_engine)
 
     with gr.Blocks(title="报纸问答助手") as demo:
@@ -369,11 +399,14 @@ def build_ui(get_engine: Callable[[], Engine]) -> gr.Blocks:
         inputs = [question, display, history, top_k, mode]
         outputs = [chatbot, display, history, question]
         common = {"concurrency_id": "rag-chat", "api_visibility": "private"}
-        question.submit(chat, inputs, outputs, **common)
-        send.click(chat, inputs, outputs, **common)
+        for trigger in (question.submit, send.click, chatbot.example_select):
+            trigger(None, js=_SCROLL_TO_BOTTOM)
+        scroll = {"fn": None, "js": _SCROLL_TO_LATEST}
+        question.submit(chat, inputs, outputs, **common).then(**scroll)
+        send.click(chat, inputs, outputs, **common).then(**scroll)
         chatbot.example_select(_example_text, None, question, api_visibility="private").then(
             chat, inputs, outputs, **common
-        )
+        ).then(**scroll)
         new_chat.click(_reset, None, [chatbot, display, history, question], api_visibility="private")
         chatbot.clear(lambda: ([], []), None, [display, history], api_visibility="private")
         demo.load(lambda: index_status(get_engine), None, status, api_visibility="private")
@@ -387,7 +420,11 @@ def _theme() -> gr.themes.Base:
 
 
 def mount_ui(app: FastAPI, get_engine: Callable[[], Engine], path: str = "/ui") -> FastAPI:
-    """Mount the chat at `path` and, unless the app already has one, add `GET /` → `path`."""
+    """Mount the chat at `path` and, unless the app already has one, add `GET /` → `path`.
+
+    The theme and CSS are given here, not to `gr.Blocks`: Gradio 6 takes them at mount
+    (or launch) time and `mount_gradio_app` overwrites any set on the Blocks.
+    """
     path = "/" + path.strip("/")
     app = gr.mount_gradio_app(
         app,
@@ -395,7 +432,7 @@ def mount_ui(app: FastAPI, get_engine: Callable[[], Engine], path: str = "/ui") 
         path=path,
         theme=_theme(),
         css_paths=[CSS_PATH],
-        footer_links=["api", "gradio"],
+        footer_links=["gradio"],  # Gradio's API page would be empty: the chat events are private
         run_history=False,
     )
     if not any(getattr(r, "path", None) == "/" for r in app.router.routes):

@@ -1,0 +1,344 @@
+"""The `rag` command line. User mistakes become click error messages, never tracebacks.
+
+    rag corpus                 # the articles under ./corpus, as a table
+    rag index                  # build or update index/ from corpus/
+    rag ask "招远2023年黄金产业总产值是多少？" --json   # what POST /ask returns
+    rag serve                  # chat UI at /ui and the API, building the index on first run
+    rag eval --check           # the gold set; exit 1 below the committed thresholds
+    rag bench                  # speed: build, legs, ask, HTTP load, scale sweep
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rag.chunking import chunk_article
+from rag.corpus import load_corpus
+from rag.errors import RagError
+from rag.settings import Settings
+
+__all__ = ["main"]
+
+
+class _Group(click.Group):
+    """Shows a RagError's message (meant for the user) instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RagError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Group)
+def main() -> None:
+    """Question answering over Chinese newspaper articles, with citations."""
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _fit(text: str, width: int) -> str:
+    """`text` cut and padded to `width` terminal columns (CJK characters take two)."""
+    out = ""
+    for ch in text:
+        if _width(out + ch) > width - (1 if _width(text) > width else 0):
+            return out + "…" + " " * (width - _width(out) - 1)
+        out += ch
+    return out + " " * (width - _width(out))
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    columns = [("id", 16), ("title", 40), ("date", 10), ("source", 26), ("chunks", 6), ("characters", 10)]
+    lines = ["  ".join(_fit(name, width) for name, width in columns).rstrip()]
+    for row in rows:
+        cells = []
+        for name, width in columns:
+            value = row[name] if row[name] is not None else "-"
+            cell = str(value)
+            cells.append(cell.rjust(width) if isinstance(value, int) else _fit(cell, width))
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("path", default="corpus", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Read at most this many articles.")
+def corpus(path: Path, as_json: bool, limit: int | None) -> None:
+    """List the articles found under PATH (a folder or one file; default ./corpus).
+
+    Example: rag corpus ./corpus --json
+    """
+    if not path.exists():
+        raise click.ClickException(
+            f"No corpus at '{path}'. Pass a folder of .txt/.md/.html/.jsonl files, e.g. `rag corpus ./corpus`."
+        )
+    try:
+        load = load_corpus(path, limit=limit)
+    except RagError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for warning in load.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    rows = [
+        {
+            "id": a.id,
+            "title": a.title,
+            "date": a.date,
+            "source": a.source,
+            "chunks": len(chunk_article(a)),
+            "characters": sum(len(p) for p in a.paragraphs),
+        }
+        for a in load.articles
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    click.echo(_table(rows))
+    files = len({row["source"] for row in rows})
+    click.echo(f"{len(rows)} articles, {sum(r['chunks'] for r in rows)} chunks, from {files} file(s)")
+
+
+# ---------------------------------------------------------------------------- index / ask / serve
+
+
+def _settings(**overrides) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _progress_echo(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def ensure_index(settings: Settings, *, quiet: bool = False) -> None:
+    """Build the index from the corpus when it is missing, update it when the corpus changed."""
+    from rag.index import index_status
+
+    status = index_status(settings.index_dir, settings.corpus_dir) if settings.corpus_dir.exists() else "fresh"
+    if status == "fresh":
+        return
+    if not quiet:
+        what = "no index yet" if status == "missing" else "the corpus changed since the index was built"
+        _progress_echo(f"{what}: indexing {settings.corpus_dir} into {settings.index_dir} …")
+    from rag.embedders import make_embedder
+    from rag.index import build_index
+
+    report = build_index(settings.corpus_dir, settings.index_dir, make_embedder(settings.embedder),
+                         chunk_chars=settings.chunk_chars, progress=not quiet)
+    for warning in report.warnings:
+        _progress_echo(f"warning: {warning}")
+    if not quiet:
+        _progress_echo(f"indexed {report.articles} articles, {report.chunks} chunks in {report.seconds:.1f}s")
+
+
+@main.command("index")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--index-dir", type=click.Path(path_type=Path), help="where the index lives (default: index/)")
+@click.option("--embedder", help="e5 (default), e5-nano, st:<model folder or name>, hash:384")
+@click.option("--chunk-chars", type=int, help="maximum chunk length in characters (default 300)")
+@click.option("--rebuild", is_flag=True, help="ignore the previous index and embed everything again")
+@click.option("--json", "as_json", is_flag=True, help="print the build report as JSON")
+def index_cmd(path, index_dir, embedder, chunk_chars, rebuild, as_json):
+    """Build or update the index of a corpus folder or file (default: corpus/).
+
+    Only files that changed since the last build are read again, and only chunks whose
+    text changed are embedded again; removed files disappear from the index.
+
+    Example: rag index corpus --index-dir index
+    """
+    settings = _settings(index_dir=index_dir, embedder=embedder, chunk_chars=chunk_chars)
+    source = path or settings.corpus_dir
+    from rag.embedders import make_embedder
+    from rag.index import build_index
+
+    report = build_index(source, settings.index_dir, make_embedder(settings.embedder),
+                         chunk_chars=settings.chunk_chars, rebuild=rebuild, progress=not as_json)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        return
+    if report.unchanged:
+        click.echo(f"index at {report.index_dir} is up to date ({report.articles} articles, {report.chunks} chunks)")
+        return
+    changes = ", ".join(
+        f"{label} {len(names)}" for label, names in
+        (("added", report.files_added), ("changed", report.files_changed), ("removed", report.files_removed)) if names
+    )
+    click.echo(
+        f"indexed {report.articles} articles, {report.chunks} chunks into {report.index_dir} in {report.seconds:.1f}s "
+        f"(files {changes or 'unchanged'}; embedded {report.embedded}, reused {report.reused}"
+        + (f", {report.passages_per_s:.1f} passages/s" if report.embedded else "") + ")"
+    )
+
+
+def _open_engine(index_dir: Path | None, embedder: str | None):
+    settings = _settings(index_dir=index_dir, embedder=embedder)
+    from rag.api import load_engine
+
+    return load_engine(settings)
+
+
+def _print_answer(answer) -> None:
+    label = "未找到答案" if answer.refused else "答案"
+    click.echo(f"{label}：{answer.answer}\n")
+    for c in answer.citations:
+        date = f" {c.date}" if c.date else ""
+        text = c.text if len(c.text) <= 160 else c.text[:160] + "…"
+        click.echo(f"[{c.n}] 《{c.title}》{date}（{c.source}）\n    {text}")
+
+
+@main.command("ask")
+@click.argument("question")
+@click.option("--top-k", default=5, show_default=True, help="how many sources to cite at most (1-20)")
+@click.option("--mode", default="hybrid", show_default=True, type=click.Choice(["hybrid", "dense", "bm25"]))
+@click.option("--index-dir", type=click.Path(path_type=Path), help="the index to read (default: index/)")
+@click.option("--embedder", help="the query embedder (default: the one the index was built with)")
+@click.option("--json", "as_json", is_flag=True, help="print exactly what POST /ask returns")
+def ask_cmd(question, top_k, mode, index_dir, embedder, as_json):
+    """Answer a question from the indexed articles, with citations.
+
+    Example: rag ask "招远2023年黄金产业总产值是多少？" --json
+    """
+    engine = _open_engine(index_dir, embedder)
+    answer = engine.ask(question, top_k=top_k, mode=mode)
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_answer(answer)
+
+
+@main.command("search")
+@click.argument("query")
+@click.option("--top-k", default=5, show_default=True)
+@click.option("--mode", default="hybrid", show_default=True, type=click.Choice(["hybrid", "dense", "bm25"]))
+@click.option("--index-dir", type=click.Path(path_type=Path))
+@click.option("--embedder")
+@click.option("--json", "as_json", is_flag=True, help="print exactly what POST /search returns")
+def search_cmd(query, top_k, mode, index_dir, embedder, as_json):
+    """Retrieve passages for a query without composing an answer.
+
+    Example: rag search "招远 黄金产业 总产值" --mode bm25
+    """
+    engine = _open_engine(index_dir, embedder)
+    hits, timings = engine.search_timed(query, top_k, mode)
+    if as_json:
+        click.echo(json.dumps({"hits": [h.to_dict() for h in hits], "timings_ms": timings}, ensure_ascii=False, indent=2))
+        return
+    for i, h in enumerate(hits, 1):
+        click.echo(f"{i}. {h.score:.4f} 《{h.title}》（{h.source}）\n   {h.text[:150]}")
+
+
+@main.command("serve")
+@click.option("--host", help="interface to listen on (default 127.0.0.1)")
+@click.option("--port", type=int, help="port (default 8000)")
+@click.option("--index-dir", type=click.Path(path_type=Path), help="the index (default: index/)")
+@click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path), help="corpus to index on first run")
+@click.option("--embedder", help="e5 (default), st:<model>, hash:384")
+@click.option("--no-ui", is_flag=True, help="serve the API only, without the Gradio chat at /ui")
+def serve_cmd(host, port, index_dir, corpus_dir, embedder, no_ui):
+    """Serve the chat UI (/ui) and the HTTP API (/ask, /search, /docs) with uvicorn.
+
+    On first run, with no index, it builds one from corpus/ and says so.
+
+    Example: rag serve --port 8000
+    """
+    import uvicorn
+
+    from rag.api import create_app
+
+    settings = _settings(host=host, port=port, index_dir=index_dir, corpus_dir=corpus_dir, embedder=embedder,
+                         ui=False if no_ui else None)
+    if settings.build_if_missing:
+        ensure_index(settings)
+    app = create_app(settings)
+    click.echo(f"serving on http://{settings.host}:{settings.port}/ (chat at /ui, API docs at /docs)", err=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+
+
+@main.command("eval")
+@click.argument("gold", required=False, type=click.Path(path_type=Path))
+@click.option("--modes", default="hybrid,dense,bm25", show_default=True, help="retrieval modes to compare")
+@click.option("--index-dir", type=click.Path(path_type=Path), help="the index (default: index/, built if missing)")
+@click.option("--embedder", help="e5 (default), st:<model>, hash:384")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("eval/reports"), show_default=True)
+@click.option("--check", is_flag=True, help="exit 1 when a metric misses eval/thresholds.json")
+@click.option("--thresholds", type=click.Path(path_type=Path), default=Path("eval/thresholds.json"), show_default=True)
+@click.option("--public-corpus", type=click.Path(path_type=Path), help="public QA: corpus JSONL (id, title, text)")
+@click.option("--public-qa", type=click.Path(path_type=Path), help="public QA: questions JSONL (question, answers, passage_id)")
+def eval_cmd(gold, modes, index_dir, embedder, out_dir, check, thresholds, public_corpus, public_qa):
+    """Score retrieval and answers on the gold set; write JSON, Markdown and PNG reports.
+
+    Example: rag eval eval/gold.jsonl --modes hybrid,bm25 --check
+    """
+    from rag.evaluate import check_thresholds, load_thresholds, run_eval, run_public_qa
+    from rag.report import format_report, write_report
+
+    mode_list = tuple(m.strip() for m in modes.split(",") if m.strip())
+    settings = _settings(index_dir=index_dir, embedder=embedder)
+    if public_corpus or public_qa:
+        if not (public_corpus and public_qa):
+            raise click.UsageError("--public-corpus and --public-qa go together")
+        import tempfile
+
+        from rag.embedders import make_embedder
+
+        with tempfile.TemporaryDirectory() as work:
+            report = run_public_qa(public_corpus, public_qa, make_embedder(settings.embedder), Path(work), mode_list)
+    else:
+        from rag.gold import load_gold
+
+        ensure_index(settings)
+        items = load_gold(gold or Path("eval/gold.jsonl"))
+        report = run_eval(_open_engine(settings.index_dir, settings.embedder), items, mode_list)
+    click.echo(format_report(report))
+    for path in write_report(report, out_dir):
+        click.echo(f"wrote {path}", err=True)
+    if check:
+        failures = check_thresholds(report, load_thresholds(thresholds))
+        for line in failures:
+            click.echo(f"below threshold: {line}", err=True)
+        if failures:
+            raise SystemExit(1)
+        click.echo(f"all thresholds in {thresholds} met", err=True)
+
+
+@main.command("bench")
+@click.option("--sections", default="build,inproc,http,scale", show_default=True,
+              help="any of build, inproc, http, scale")
+@click.option("--sizes", default="1000,10000,100000", show_default=True, help="scale sweep sizes in chunks")
+@click.option("--embedder", default="e5", show_default=True)
+@click.option("--repeat", default=3, show_default=True, help="passes over the questions for in-process timings")
+@click.option("--per-client", default=25, show_default=True, help="requests per HTTP client")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("bench/results"), show_default=True)
+def bench_cmd(sections, sizes, embedder, repeat, per_client, out_dir):
+    """Measure speed: index build, each retrieval leg, ask, HTTP under load, and scale.
+
+    Example: rag bench --sections inproc,http
+    """
+    from datetime import datetime, timezone
+
+    from rag.bench import format_bench, run_bench
+
+    result = run_bench(
+        embedder=embedder,
+        sections=tuple(s.strip() for s in sections.split(",") if s.strip()),
+        sizes=tuple(int(s) for s in sizes.split(",") if s.strip()),
+        repeat=repeat,
+        per_client=per_client,
+    )
+    click.echo(format_bench(result))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    click.echo(f"wrote {path}", err=True)
+
+
+if __name__ == "__main__":
+    main()
