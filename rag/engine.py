@@ -21,9 +21,9 @@ from rag.errors import InputError
 from rag.followup import rewrite
 from rag.index import Index, load_index
 from rag.llm import LLMClient
-from rag.question import analyze
+from rag.question import analyze, split_comparison
 from rag.retrieve import MODES, Filters, search
-from rag.types import Answer, Article, Hit
+from rag.types import Answer, Article, Chunk, Citation, Hit
 
 __all__ = ["Engine", "MAX_QUESTION_CHARS", "MAX_TOP_K", "validate_question"]
 
@@ -31,6 +31,10 @@ MAX_QUESTION_CHARS = 1000
 MAX_TOP_K = 20
 # The composer reads at least this many passages, even when fewer are to be shown.
 COMPOSE_POOL = 8
+# The dense leg's share in fusion. BM25 leads on this press, so fusion leans on it: on
+# eval/gold.jsonl hybrid hit@1 is 0.83 at 0.5 and 0.85 at 0.3, hit@5 0.98 at both
+# (bm25 alone 0.81/0.99, dense alone 0.72/0.95).
+DENSE_WEIGHT = 0.3
 
 
 def validate_question(question: object, max_chars: int = MAX_QUESTION_CHARS) -> str:
@@ -63,15 +67,26 @@ def _validate_history(history: list[dict] | None) -> list[dict]:
     return turns
 
 
+def _hit(c: Citation) -> Hit:
+    return Hit(c.chunk_id, c.article_id, c.title, c.date, c.source, c.text, c.score)
+
+
 class Engine:
     def __init__(self, index: Index, embedder: Embedder, llm: LLMClient | None = None,
                  max_question_chars: int = MAX_QUESTION_CHARS) -> None:
         self.index = index
         self.embedder = embedder
+        self.fusion = "rrf"  # or "weighted" (min-max normalised scores)
+        self.dense_weight = DENSE_WEIGHT
         self.llm = llm
         self.max_question_chars = max_question_chars
         self.chunks_by_id = {c.id: c for c in index.chunks}
         self._texts = [c.context_text() for c in index.chunks]
+        self._article_chunks: dict[str, list[Chunk]] = {}
+        for chunk in index.chunks:
+            self._article_chunks.setdefault(chunk.article_id, []).append(chunk)
+        for chunks in self._article_chunks.values():
+            chunks.sort(key=lambda c: c.position)
         self.idf = functools.lru_cache(maxsize=65536)(self._idf)
 
     def _idf(self, term: str) -> float:
@@ -107,7 +122,8 @@ class Engine:
             raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         started = time.perf_counter()
         parsed = filters if isinstance(filters, Filters) or filters is None else Filters.from_dict(filters)
-        hits, timings = search(self.index, self.embedder, query, top_k, mode, parsed)  # type: ignore[arg-type]
+        hits, timings = search(self.index, self.embedder, query, top_k, mode, parsed,  # type: ignore[arg-type]
+                               self.fusion, self.dense_weight)  # type: ignore[arg-type]
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return hits, {k: round(v, 2) for k, v in timings.items()}
 
@@ -122,13 +138,17 @@ class Engine:
         question = validate_question(question, self.max_question_chars)
         _validate_top_k(top_k)
         standalone = rewrite(question, _validate_history(history))
-        hits, timings = self.search_timed(standalone, max(top_k, COMPOSE_POOL), mode, filters)
-        compose_started = time.perf_counter()
         parsed = analyze(standalone)
-        answer = compose(parsed, hits, self.chunks_by_id, self.idf, self._article_text)
+        sides = split_comparison(standalone, parsed.entities) if parsed.kind == "compare" else []
+        if sides:
+            answer, timings = self._compare(standalone, sides, top_k, mode, filters)
+        else:
+            hits, timings = self.search_timed(standalone, max(top_k, COMPOSE_POOL), mode, filters)
+            compose_started = time.perf_counter()
+            answer = compose(parsed, hits, self.chunks_by_id, self.idf, self._article_text, self._chunks_of)
+            timings["compose_ms"] = round((time.perf_counter() - compose_started) * 1000, 2)
         if len(answer.citations) > top_k:  # keep the promise of top_k sources
-            answer = self._limit(answer, top_k, standalone, hits)
-        timings["compose_ms"] = round((time.perf_counter() - compose_started) * 1000, 2)
+            answer = self._limit(answer, top_k, standalone, [_hit(c) for c in answer.citations])
         if self.llm and not answer.refused:
             llm_started = time.perf_counter()
             generated = self.llm.answer(standalone, answer.citations)
@@ -139,6 +159,36 @@ class Engine:
         answer.timings_ms = timings
         answer.query = standalone
         return answer
+
+    def _compare(self, question: str, sides: list[str], top_k: int, mode: str,
+                 filters: dict | None) -> tuple[Answer, dict[str, float]]:
+        """Answer each side of a comparison from its own retrieval, cited separately."""
+        timings: dict[str, float] = {}
+        parts: list[str] = []
+        citations: list[Citation] = []
+        by_chunk: dict[str, int] = {}
+        first_hits: list[Hit] = []
+        for side in sides:
+            hits, side_timings = self.search_timed(side, max(top_k, COMPOSE_POOL), mode, filters)
+            for key, value in side_timings.items():
+                timings[key] = round(timings.get(key, 0.0) + value, 2)
+            first_hits = first_hits or hits
+            parsed = analyze(side)
+            answer = compose(parsed, hits, self.chunks_by_id, self.idf, self._article_text, self._chunks_of)
+            if answer.refused:
+                name = parsed.entities[0] if parsed.entities else side
+                parts.append(f"资料中没有找到关于“{name}”的相应内容。")
+                continue
+            old = {c.n: c for c in answer.citations}
+            for c in answer.citations:
+                if c.chunk_id not in by_chunk:
+                    by_chunk[c.chunk_id] = len(by_chunk) + 1
+                    citations.append(Citation(by_chunk[c.chunk_id], c.chunk_id, c.article_id, c.title, c.date,
+                                              c.source, c.text, c.score))
+            parts.append(re.sub(r"\[(\d+)\]", lambda m: f"[{by_chunk[old[int(m.group(1))].chunk_id]}]", answer.answer))
+        if not citations:
+            return refusal(question, first_hits), timings
+        return Answer("".join(parts), False, citations), timings
 
     def _limit(self, answer: Answer, top_k: int, question: str, hits: list[Hit]) -> Answer:
         keep = {c.n for c in answer.citations[:top_k]}
@@ -160,6 +210,9 @@ class Engine:
         yield {"event": "done", "answer": answer.to_dict()}
 
     # ------------------------------------------------------------------ articles
+
+    def _chunks_of(self, article_id: str) -> list[Chunk]:
+        return self._article_chunks.get(article_id, [])
 
     def _article_text(self, article_id: str) -> str:
         article = self.index.articles.get(article_id)

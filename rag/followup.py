@@ -63,6 +63,13 @@ def rewrite(question: str, history: list[dict] | None) -> str:
             if pronoun in question:
                 return question.replace(pronoun, prev.places[0], 1)
     current = analyze(question)
-    if prev.places and not current.places and not current.orgs and len(question) <= 20 and current.kind != "describe":
-        return prev.places[0] + question
+    if (prev.places or prev.orgs) and not current.entities and len(question) <= 24:
+        # "那去年全年增长了多少？" after a question about 招远's retail sales: carry over the
+        # subject, and the metric when the follow-up names none.
+        subject = "".join(prev.orgs[:1] + prev.places[:1])
+        metric = "".join(prev.focus_words) if not current.focus_words and prev.focus_words else ""
+        body = re.sub(r"^(?:那么?|还有|另外)", "", question)
+        if metric and metric in body:
+            metric = ""
+        return subject + metric + body
     return question

@@ -50,7 +50,8 @@ FORMAT_VERSION = 1
 HNSW_MIN_CHUNKS = 50_000
 HNSW_M = 32
 HNSW_EF_SEARCH = 128
-EMBED_BATCH = 32
+EMBED_BATCH = 32  # texts per forward pass
+EMBED_CALL = 256  # texts per embedder call: sentence-transformers sorts these by length, less padding
 
 
 def _versions() -> dict[str, str]:
@@ -315,8 +316,8 @@ def _embed(embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:
 
     out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     with tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not progress or not texts) as bar:
-        for start in range(0, len(texts), EMBED_BATCH):
-            batch = texts[start : start + EMBED_BATCH]
+        for start in range(0, len(texts), EMBED_CALL):
+            batch = texts[start : start + EMBED_CALL]
             out[start : start + len(batch)] = embedder.embed_passages(batch, batch_size=EMBED_BATCH)
             bar.update(len(batch))
     return out
@@ -399,6 +400,8 @@ def build_index(
     for i, key in enumerate(keys):
         if key in cached:
             vectors[i] = cached[key]
+    if todo and hasattr(embedder, "warm_up"):
+        embedder.warm_up()  # model loading is not embedding time
     embed_started = time.perf_counter()
     if todo:
         vectors[todo] = _embed(embedder, [chunks[i].context_text() for i in todo], progress)

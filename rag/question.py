@@ -149,18 +149,22 @@ def _entities(text: str) -> tuple[list[str], list[str]]:
             orgs.append(word)
     orgs = list(dict.fromkeys(orgs))
     places = [p for p in dict.fromkeys(places) if p not in GENERIC_PLACES and strip_admin_suffix(p) != "山东"
-              and not any(p in org and not org.startswith(p) for org in orgs)]  # "东港" in "山东港口"
+              and not any(p in org for org in orgs)]  # "东港" in "山东港口", "烟台" in "烟台综合保税区"
     places.sort(key=lambda p: text.find(p) if p in text else len(text))
     return places, orgs
+
+
+_LIST = r"哪几|哪些|哪[两二三四五六七八九十\d]+|分别(?:指|是)什么|分别指|包括什么|包括哪|都有什么|有哪"
 
 
 def _kind_and_unit(text: str) -> tuple[str, str | None]:
     if re.search(r"哪一年|哪年|何年|什么时候|何时|哪一?天|几月|什么时间|哪个月|何日", text):
         return ("year" if re.search(r"哪一年|哪年|何年", text) else "date"), None
-    if re.search(r"哪几|哪些", text) and "多少" not in text:
+    if re.search(_LIST, text) and "多少" not in text:
         return "list", None
     unit_match = re.search(r"(?:多少|几)\s*(" + UNIT + r")", text)
-    if re.search(r"和|与|相比|哪个更|分别|比较|对比|各", text) and len(_entities(text)[0]) >= 2:
+    if re.search(r"和|与|相比|哪个更|分别|比较|对比|各", text) and len(sum(_entities(text), [])) >= 2 \
+            and re.search(r"分别|各|相比|哪个更|比较|对比", text):
         return "compare", unit_match.group(1) if unit_match else None
     if unit_match:
         unit = unit_match.group(1)
@@ -252,5 +256,42 @@ def _focus(text: str, terms: list[str]) -> str | None:
             if term in counted.group(1):
                 return term
     before = text[: match.start()]
-    placed = [(before.rfind(t), t) for t in terms if t in before]
+    placed = [(before.rfind(t), t) for t in terms if t in before and t not in _CHANGE_WORDS]
     return max(placed)[1] if placed else None
+
+
+# Words that say how a figure moved, not which figure: "利润总额同比增长多少" asks for 利润总额.
+_CHANGE_WORDS = {"增长", "同比", "增速", "提升", "下降", "完成", "实现", "达到", "比重", "占比", "增加", "减少",
+                 "突破", "超过", "累计", "共计", "一共", "总共", "预计", "计划", "目标"}
+
+
+def split_comparison(text: str, entities: list[str]) -> list[str]:
+    """"招远和环翠区的高新技术企业分别有多少家？" -> one question per side:
+    ["招远的高新技术企业有多少家？", "环翠区的高新技术企业有多少家？"]; [] when it is not a comparison."""
+    spans = {}
+    for name in entities:
+        match = re.search(re.escape(name) + r"(?:新区|市|区|县)?", text)
+        if match:
+            spans[name] = match
+    for link in re.finditer(r"和|与|及|跟|、", text):
+        before = [m for m in spans.values() if m.end() <= link.start()]
+        after = [m for m in spans.values() if m.start() >= link.end()]
+        if before and after:
+            break
+    else:
+        return []
+    first = max(before, key=lambda m: m.start())
+    first = min((m for m in before if text[m.end():link.start()].strip() == "" or m is first), key=lambda m: -m.start())
+    second = min(after, key=lambda m: m.start())
+    side_a = max((m for m in before), key=lambda m: m.start())
+    head_start = min(m.start() for m in before)
+    part_a, part_b = text[:link.start()], text[link.end():]
+    prefix = text[:head_start]
+    shared = re.search(r"(分别|各自|各)", part_b)
+    tail = re.sub(r"^(分别|各自|各)", "", part_b[shared.start():]) if shared else ""
+    body_b = part_b[: shared.start()] if shared else part_b
+    body_a = part_a[head_start:]
+    if len(body_a) - len(side_a.group(0)) <= 1 and body_a.startswith(side_a.group(0)):
+        rest = body_b.replace(second.group(0), "", 1)  # "招远和环翠区的…": the first side borrows the rest
+        return [prefix + side_a.group(0) + rest + tail, prefix + body_b + tail]
+    return [prefix + body_a + tail, prefix + body_b + tail]

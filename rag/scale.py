@@ -19,6 +19,7 @@ import contextlib
 import gzip
 import hashlib
 import json
+import os
 import re
 import statistics
 import sys
@@ -44,7 +45,12 @@ __all__ = [
     "tokenize_many",
 ]
 
-NEWS_PATH = Path("/work/shared/data/crud_news.jsonl.gz")
+# The shared data folder sits beside the project root (../shared), here and in CI.
+NEWS_PATH = Path(
+    os.environ.get(
+        "RAG_NEWS_PATH", Path(__file__).resolve().parents[2] / "shared" / "data" / "crud_news.jsonl.gz"
+    )
+)
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus"
 QUESTIONS_PATH = Path(__file__).parent / "data" / "lexical_questions.jsonl"
 MAX_CHUNK_CHARS = 300
@@ -181,7 +187,7 @@ def _bm25s_latency(docs_tokens: list[list[str]], query_tokens: list[list[str]], 
     retriever.index(docs_tokens, show_progress=False)
     build_s = time.perf_counter() - t0
     times = []
-    for qt in query_tokens:
+    for qt in [q for q in query_tokens if q]:  # bm25s fails on an empty query
         t0 = time.perf_counter()
         scores = retriever.get_scores(qt)
         np.argpartition(-scores, k)[:k]

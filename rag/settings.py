@@ -7,6 +7,7 @@ Every field can be set from the environment with the prefix `RAG_`, e.g.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,8 @@ class Settings(BaseSettings):
     corpus_dir: Path = Path("corpus")
     embedder: str = "e5"
     chunk_chars: int = Field(300, ge=50, le=4000)
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    dense_weight: float | None = Field(None, ge=0.0, le=1.0)  # None: the engine's measured default
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)

@@ -57,7 +57,7 @@ STOPWORDS: frozenset[str] = frozenset(
     的 地 得 之 了 着 过 和 与 及 以及 或 或者 跟 同 是 为 为了 在 于 对 对于 以 将 把 被 让
     也 都 就 而 并 并且 其 其中 从 向 由 这 那 这个 那个 这些 那些 该 此 有 个 等 等等 啊 吧 呀
     吗 呢 嘛 么 我 你 他 她 它 我们 你们 他们 请 请问 多少 什么 什么样 哪 哪些 哪个 哪里 哪儿
-    哪家 哪一年 几 几个 多 如何 怎样 怎么 怎么样 为什么 是否 谁 时候 吗 一下
+    哪家 哪一年 几 几个 多 如何 怎样 怎么 怎么样 为什么 是否 谁 时候 一下
     """.split()
 )
 
@@ -159,7 +159,7 @@ def _expand(word: str, freq: dict[str, int]) -> list[str]:
     search mode by the dictionary 2- and 3-grams inside it, as `jieba.cut_for_search` does."""
     if ADMIN_STEMS:
         word = _admin_stem(word) or word
-    subwords = []
+    subwords: list[str] = []
     for n in (2, 3) if _SEARCH_MODE else ():
         if len(word) > n:
             subwords += [word[i : i + n] for i in range(len(word) - n + 1) if freq.get(word[i : i + n])]

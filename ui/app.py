@@ -398,7 +398,8 @@ def build_ui(get_engine: Callable[[], Engine]) -> gr.Blocks:
 
         inputs = [question, display, history, top_k, mode]
         outputs = [chatbot, display, history, question]
-        common = {"concurrency_id": "rag-chat", "api_visibility": "private"}
+        # The engine is read-only after loading, so several chat turns may run at once.
+        common = {"concurrency_id": "rag-chat", "concurrency_limit": 4, "api_visibility": "private"}
         for trigger in (question.submit, send.click, chatbot.example_select):
             trigger(None, js=_SCROLL_TO_BOTTOM)
         scroll = {"fn": None, "js": _SCROLL_TO_LATEST}

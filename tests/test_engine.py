@@ -1,0 +1,79 @@
+"""The whole answer pipeline over the real corpus: hash embedder (fast) and the real model (slow)."""
+
+import re
+
+import pytest
+
+from rag.errors import InputError
+
+
+def markers(text):
+    return sorted({int(n) for n in re.findall(r"\[(\d+)\]", text)})
+
+
+def test_comparison_answers_each_side_from_its_own_passage(engine):
+    answer = engine.ask("招远和环翠区的高新技术企业分别有多少家？")
+    assert not answer.refused
+    assert "147家" in answer.answer and "1238家" in answer.answer
+    assert markers(answer.answer) == [c.n for c in answer.citations]
+    assert len({c.article_id for c in answer.citations}) == 2
+
+
+def test_comparison_with_one_side_missing_says_so(engine):
+    answer = engine.ask("招远和寿光的高新技术企业分别有多少家？")
+    assert "147家" in answer.answer and "寿光" in answer.answer
+    assert markers(answer.answer) == [c.n for c in answer.citations]
+
+
+def test_enumerated_list_is_read_paragraph_by_paragraph(engine):
+    answer = engine.ask("招远以工代赈“1234”工作法里的“1、2、3、4”分别指什么？", top_k=8)
+    for item in ("一套流程", "两项机制", "三级培训", "四个确保"):
+        assert item in answer.answer
+
+
+def test_follow_up_uses_the_conversation(engine):
+    history = [{"role": "user", "content": "2023年招远市地区生产总值增长多少？"},
+               {"role": "assistant", "content": "……"}]
+    answer = engine.ask("那胶州呢？", history=history)
+    assert answer.query == "2023年胶州地区生产总值增长多少？"
+    assert "6.8%" in answer.answer
+
+
+def test_top_k_caps_the_citations(engine):
+    answer = engine.ask("招远以工代赈“1234”工作法里的“1、2、3、4”分别指什么？", top_k=2)
+    assert len(answer.citations) <= 2
+    assert markers(answer.answer) == [c.n for c in answer.citations]
+
+
+@pytest.mark.parametrize("question", ["", "  ", "问" * 1001])
+def test_bad_questions(engine, question):
+    with pytest.raises(InputError):
+        engine.ask(question)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("招远2023年黄金产业总产值是多少？", "900亿元"),
+        ("环翠区有多少家高新技术企业？", "1238家"),
+        ("2024年上半年胶州完成地区生产总值多少？", "817.56亿元"),
+        ("山东港口在青岛2024年新启动推进的项目总投资多少？", "521亿元"),
+        ("栖霞市委书记是谁？", "包华"),
+    ],
+)
+def test_real_model_answers_figures(e5_engine, question, expected):
+    answer = e5_engine.ask(question)
+    assert not answer.refused and expected in answer.answer
+    assert all(expected in c.text.replace(" ", "") for c in answer.citations[:1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "question",
+    ["招远2022年黄金产业总产值是多少？", "蓬莱区今年重点项目总投资多少？", "玲珑轮胎2023年营业收入是多少？"],
+)
+def test_real_model_refuses_near_misses(e5_engine, question):
+    answer = e5_engine.ask(question)
+    assert answer.refused and answer.answer.startswith("资料中没有找到")
+    assert answer.citations  # the closest sources are still listed
