@@ -368,6 +368,19 @@ LEAD_IN_CHARS = 24  # a paragraph opening this short ("“两项机制”推动�
 MAX_LIST_ITEMS = 6
 
 
+_COUNTS = {"两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+
+
+def _needs_more_items(question: str, sentence: str) -> bool:
+    """Whether a list question asks for more items than the best sentence enumerates."""
+    asked = [int(d) for d in re.findall(r"(?<!\d)([2-9])(?!\d)", question)]
+    asked += [_COUNTS[c] for c in re.findall(r"[两二三四五六七八九十](?=[个项大种类户家条位方]|行动|全力|张|化|到位)", question)]
+    listed = sentence.count("、") + 1
+    if asked:
+        return listed < max(asked)
+    return listed < 3
+
+
 def _lead_ins(best: _Candidate, article_chunks: list[Chunk]) -> list[_Candidate]:
     """The short sentences that open the paragraphs after the best sentence: the items of an
     enumeration the article spells out paragraph by paragraph ("“一套流程”… “两项机制”…")."""
@@ -422,7 +435,7 @@ def compose(
     if not chosen:
         reason = ranked[0].problems[0] if ranked and ranked[0].problems else None
         return refusal(q.text, hits, reason)
-    if q.kind == "list" and re.search(r"“[^”]+”|[一二三四五六七八九十两\d]+(?:个|项|大|种)?", q.text):
+    if q.kind == "list" and _needs_more_items(q.text, chosen[0].sentence):
         items = _lead_ins(chosen[0], article_chunks(chosen[0].hit.article_id))
         if items:
             chosen = [chosen[0]] + items

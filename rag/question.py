@@ -225,7 +225,8 @@ def analyze(text: str) -> Question:
         terms.append(token)
     terms = list(dict.fromkeys(terms))
     # Chinese-numeral counts ("哪三个", "四个") are the question's form, not its topic.
-    terms = [t for t in terms if not re.fullmatch(r"[一二两三四五六七八九十]+\S?", t)]
+    terms = [t for t in terms if not re.fullmatch(r"[一二两三四五六七八九十]+\S?", t)
+             and not re.fullmatch(MAGNITUDE + "?" + UNIT, t)]  # "亿元" alone is the answer's unit
     nouns = {w for w, flag in _pos_tokenizer().lcut(text) if flag[:1] in ("n", "j", "l", "x") or flag == "vn"}
     focus = _focus(text, terms)
     focus = focus if focus in nouns else None
@@ -280,10 +281,8 @@ def split_comparison(text: str, entities: list[str]) -> list[str]:
             break
     else:
         return []
-    first = max(before, key=lambda m: m.start())
-    first = min((m for m in before if text[m.end():link.start()].strip() == "" or m is first), key=lambda m: -m.start())
+    side_a = max(before, key=lambda m: m.start())  # the entity right before the link
     second = min(after, key=lambda m: m.start())
-    side_a = max((m for m in before), key=lambda m: m.start())
     head_start = min(m.start() for m in before)
     part_a, part_b = text[:link.start()], text[link.end():]
     prefix = text[:head_start]

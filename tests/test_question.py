@@ -1,6 +1,6 @@
 import pytest
 
-from rag.question import analyze, strip_admin_suffix
+from rag.question import analyze, split_comparison, strip_admin_suffix
 
 
 @pytest.mark.parametrize(
@@ -45,3 +45,31 @@ def test_strip_admin_suffix():
     assert strip_admin_suffix("招远市") == "招远"
     assert strip_admin_suffix("黄渤海新区") == "黄渤海"
     assert strip_admin_suffix("东区") == "东区"
+
+
+@pytest.mark.parametrize(
+    ("question", "sides"),
+    [
+        ("招远和环翠区的高新技术企业分别有多少家？", ["招远的高新技术企业有多少家？", "环翠区的高新技术企业有多少家？"]),
+        ("2023年招远和胶州的地区生产总值分别增长了多少？",
+         ["2023年招远的地区生产总值增长了多少？", "2023年胶州的地区生产总值增长了多少？"]),
+        ("招远以工代赈计划发放的劳务报酬和胶州以工代赈已发放的劳务报酬分别是多少？",
+         ["招远以工代赈计划发放的劳务报酬是多少？", "胶州以工代赈已发放的劳务报酬是多少？"]),
+        ("栖霞和福山各有多少个重点项目？", ["栖霞有多少个重点项目？", "福山有多少个重点项目？"]),
+    ],
+)
+def test_comparisons_split_into_one_question_per_side(question, sides):
+    q = analyze(question)
+    assert q.kind == "compare"
+    assert split_comparison(question, q.entities) == sides
+
+
+def test_a_single_place_is_not_split():
+    q = analyze("招远2023年黄金产业总产值是多少？")
+    assert split_comparison(q.text, q.entities) == []
+
+
+def test_focus_is_the_metric_not_the_change():
+    assert analyze("2023年招远规上工业利润总额同比增长多少？").focus == "利润总额"
+    assert analyze("招远市2023年进出口总额是多少亿元？").focus_words == ["进出口", "总额"]
+    assert analyze("济南第二批“泉城好品”品牌数量是多少？").ordinals == ["第二批"]
