@@ -448,7 +448,8 @@ def compose(
             citations.append(_citation(numbers[cand.hit.chunk_id], cand.hit))
         text = cand.sentence if q.kind == "list" else _trim(cand.sentence, q.terms, q)
         sentence = _annotate_relative(text, _article_year(cand.hit.date))
-        if not re.search(r"[。！？；!?;…]$", sentence):
+        sentence = re.sub(r"[；;，,、：:]$", "", sentence)  # a clause cut at "；" ends as a sentence
+        if not re.search(r"[。！？!?…”]$", sentence):
             sentence += "。"
         parts.append(f"{sentence}[{numbers[cand.hit.chunk_id]}]")
     if q.kind == "compare" and len(q.places) >= 2:

@@ -106,7 +106,8 @@ class SentenceTransformerEmbedder:
             ) from exc
         self.query_prompt = query_prompt
         self.passage_prompt = passage_prompt
-        self.dim = int(self.model.get_sentence_embedding_dimension() or 0)
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(dimension() or 0)
         self.id = f"st:{Path(name).name if os.path.isdir(name) else name}"
 
     def _encode(self, texts: Sequence[str], prompt: str, batch_size: int) -> np.ndarray:

@@ -110,7 +110,14 @@ class Engine:
             embedder = make_embedder("e5" if built == "multilingual-e5-small" else
                                      f"hash:{index.manifest['embedder']['dim']}" if built.startswith("hash") else
                                      f"st:{built[3:]}")
-        return cls(index, embedder, llm, max_question_chars)
+        engine = cls(index, embedder, llm, max_question_chars)
+        engine.warm_up()
+        return engine
+
+    def warm_up(self) -> None:
+        """Load jieba's dictionaries and the query model now, not on the first question."""
+        analyze("招远2023年黄金产业总产值是多少？")
+        self.embedder.embed_queries(["招远"])
 
     # ------------------------------------------------------------------ search
 
