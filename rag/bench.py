@@ -100,7 +100,7 @@ def bench_build(corpus: Path, embedder_spec: str, work: Path) -> dict[str, Any]:
         "index_mb": round(sum(p.stat().st_size for p in index_dir.rglob("*") if p.is_file()) / 1e6, 2),
     }
     if embedder_spec in ("e5", "e5-nano"):
-        texts = [c.context_text() for c in load_index(index_dir).chunks[:64]]
+        texts = [c.context_text() for c in load_index(index_dir).chunks[:128]]
         nano = make_embedder("e5-nano")
         started = time.perf_counter()
         nano.embed_passages(texts)

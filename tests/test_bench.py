@@ -1,0 +1,25 @@
+"""`rag bench` on tiny inputs: every section runs and its numbers land in the table."""
+
+import pytest
+
+from rag.bench import bench_inproc, bench_scale, format_bench
+from rag.scale import NEWS_PATH
+
+
+def test_inproc_section_times_every_stage(hash_index):
+    result = bench_inproc(hash_index, ["招远2023年黄金产业总产值是多少？", "环翠区有多少家高新技术企业？"], repeat=1)
+    assert set(result) == {"embed_query", "dense", "bm25", "hybrid_search", "ask"}
+    assert all(v["n"] == 2 and v["p50_ms"] >= 0 for v in result.values())
+
+
+@pytest.mark.skipif(not NEWS_PATH.exists(), reason=f"{NEWS_PATH} is missing (../shared/data)")
+def test_scale_section_and_table(hash_index):
+    rows = bench_scale([300], n_queries=5)
+    row = rows[0]
+    assert row["chunks"] == 300
+    for key in ("bm25_sparse", "bm25_rank_bm25", "dense_flat", "dense_hnsw", "fused_search"):
+        assert row[key]["p50_ms"] >= 0
+    assert 0 <= row["dense_hnsw"]["recall_at_10"] <= 1
+    table = format_bench({"created_at": "now", "machine": {"cpus": 2}, "embedder": "hash:384", "scale": rows,
+                          "inproc": bench_inproc(hash_index, ["招远"], repeat=1)})
+    assert "scale (hash embedder" in table and "hybrid_search" in table and "    300" in table
