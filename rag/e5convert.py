@@ -49,6 +49,7 @@ import struct
 import sys
 import tempfile
 import time
+import warnings
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -680,7 +681,10 @@ def _quantize_int8(model: SentenceTransformer) -> SentenceTransformer:
         for name, module in model.named_modules()
         if isinstance(module, torch.nn.Linear) and not _is_ffn_output(name)
     }
-    return quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)
+    with warnings.catch_warnings():  # torch 2.13 deprecates torch.ao.quantization; it still works
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        return quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)
 
 
 # --------------------------------------------------------------------------- checking
