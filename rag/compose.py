@@ -14,7 +14,6 @@ date is known, and nothing is paraphrased.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,12 +33,12 @@ PERIOD_SYNONYMS = {
     "上半年": ("1月至6月", "1-6月", "1~6月", "1至6月", "前6个月", "前半年"),
     "一季度": ("1-3月", "1~3月", "1月至3月", "首季"),
 }
-SUBJECT_CHARS = 16
+SUBJECT_CHARS = 16  # a place named this early in a sentence is what the sentence is about
 # "有多少家" asks for a total: a sentence about what was added ("净增…41家") ranks below one
 # that states the total ("总数147家").
 _INCREMENT = re.compile(r"新增|净增|增加|新上|新入库|新备案|新开工|新认定")
 SPECIFIC_IDF = 2.5  # a modifier this rare (in under ~8% of chunks) must match too ("进出口"总额)
-MIN_SENTENCE_COVERAGE = 0.3  # for figures, the sentence itself must carry this much of the question  # a place named this early in a sentence is what the sentence is about
+MIN_SENTENCE_COVERAGE = 0.3  # for figures, the sentence itself must carry this much of the question
 # Words a question uses for what the press writes otherwise.
 SYNONYMS = {
     "增速": ("增长",), "增幅": ("增长",), "涨": ("增长",), "社零": ("社会消费品零售",),
@@ -458,10 +457,3 @@ def compose(
             if place not in found:
                 parts.append(f"资料中没有找到关于“{place}”的相应内容。")
     return Answer("".join(parts), False, citations)
-
-
-def default_idf(df: dict[str, int], n_docs: int) -> Callable[[str], float]:
-    """BM25-style IDF with a floor, so that unseen words weigh like the rarest."""
-    def idf(term: str) -> float:
-        return max(0.1, math.log(1 + (n_docs - df.get(term, 0) + 0.5) / (df.get(term, 0) + 0.5)))
-    return idf

@@ -82,6 +82,7 @@ class Engine:
         self.max_question_chars = max_question_chars
         self.chunks_by_id = {c.id: c for c in index.chunks}
         self._texts = [c.context_text() for c in index.chunks]
+        self._article_texts = {a.id: a.title + "\n" + a.text for a in index.articles.values()}
         self._article_chunks: dict[str, list[Chunk]] = {}
         for chunk in index.chunks:
             self._article_chunks.setdefault(chunk.article_id, []).append(chunk)
@@ -198,12 +199,14 @@ class Engine:
         return Answer("".join(parts), False, citations), timings
 
     def _limit(self, answer: Answer, top_k: int, question: str, hits: list[Hit]) -> Answer:
+        """Keep the first top_k citations and the sentences that cite them (and any closing
+        sentence without a marker, such as "资料中没有找到关于…")."""
         keep = {c.n for c in answer.citations[:top_k]}
-        sentences = re.findall(r".*?\[(\d+)\]", answer.answer)
-        if not sentences:
-            return refusal(question, hits[:top_k])
         parts = re.findall(r"(.*?\[(\d+)\])", answer.answer)
-        text = "".join(p for p, n in parts if int(n) in keep)
+        if not parts:
+            return refusal(question, hits[:top_k])
+        tail = answer.answer[sum(len(p) for p, _ in parts):]
+        text = "".join(p for p, n in parts if int(n) in keep) + tail
         return Answer(text, answer.refused, [c for c in answer.citations if c.n in keep])
 
     def ask_stream(self, question: str, top_k: int = 5, history: list[dict] | None = None, mode: str = "hybrid",
@@ -222,8 +225,7 @@ class Engine:
         return self._article_chunks.get(article_id, [])
 
     def _article_text(self, article_id: str) -> str:
-        article = self.index.articles.get(article_id)
-        return article.title + "\n" + article.text if article else ""
+        return self._article_texts.get(article_id, "")
 
     def article(self, article_id: str) -> Article:
         article = self.index.articles.get(article_id)

@@ -1,6 +1,6 @@
 import re
 
-from rag.compose import compose, default_idf, split_sentences
+from rag.compose import compose, split_sentences
 from rag.question import analyze
 from rag.types import Hit
 
@@ -13,7 +13,8 @@ ZY_TECH = Hit("c3", "a1", "向“新”而行 山东招远：县域经济高质�
               "去年以来，招远获批省级以上科技项目14项，备案国家科技型中小企业182家，高新技术企业总数147家。", 0.7)
 DATED = Hit("c4", "a4", "乳山市：奋楫扬帆谱写高质量发展新篇章", "2022-05-30", "004.txt",
             "今年以来，乳山市新开工项目42个，总投资超过60亿元。", 0.6)
-IDF = default_idf({}, 100)
+def IDF(term):  # every word equally rare: none may be skipped as a common modifier
+    return 5.0
 
 
 def ask(question, hits):

@@ -77,3 +77,8 @@ def test_real_model_refuses_near_misses(e5_engine, question):
     answer = e5_engine.ask(question)
     assert answer.refused and answer.answer.startswith("资料中没有找到")
     assert answer.citations  # the closest sources are still listed
+
+
+def test_top_k_keeps_the_closing_sentence_of_a_comparison(engine):
+    answer = engine.ask("招远和寿光的高新技术企业分别有多少家？", top_k=1)
+    assert len(answer.citations) == 1 and "寿光" in answer.answer
