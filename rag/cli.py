@@ -178,8 +178,8 @@ def index_cmd(path, index_dir, embedder, chunk_chars, rebuild, as_json):
     )
 
 
-def _open_engine(index_dir: Path | None, embedder: str | None):
-    settings = _settings(index_dir=index_dir, embedder=embedder)
+def _open_engine(index_dir: Path | None, embedder: str | None, composer: str | None = None):
+    settings = _settings(index_dir=index_dir, embedder=embedder, composer=composer)
     from rag.api import load_engine
 
     return load_engine(settings)
@@ -200,13 +200,14 @@ def _print_answer(answer) -> None:
 @click.option("--mode", default="hybrid", show_default=True, type=click.Choice(["hybrid", "dense", "bm25"]))
 @click.option("--index-dir", type=click.Path(path_type=Path), help="the index to read (default: index/)")
 @click.option("--embedder", help="the query embedder (default: the one the index was built with)")
+@click.option("--composer", type=click.Choice(["learned", "rules"]), help="answer composer (default: RAG_COMPOSER)")
 @click.option("--json", "as_json", is_flag=True, help="print exactly what POST /ask returns")
-def ask_cmd(question, top_k, mode, index_dir, embedder, as_json):
+def ask_cmd(question, top_k, mode, index_dir, embedder, composer, as_json):
     """Answer a question from the indexed articles, with citations.
 
     Example: rag ask "招远2023年黄金产业总产值是多少？" --json
     """
-    engine = _open_engine(index_dir, embedder)
+    engine = _open_engine(index_dir, embedder, composer)
     answer = engine.ask(question, top_k=top_k, mode=mode)
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -262,8 +263,18 @@ def serve_cmd(host, port, index_dir, corpus_dir, embedder, no_ui):
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
 
 
+DEFAULT_GOLD = (Path("eval/gold.jsonl"), Path("eval/news_heldout.jsonl"))
+
+
 @main.command("eval")
-@click.argument("gold", required=False, type=click.Path(path_type=Path))
+@click.argument("gold", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--split", type=click.Choice(["dev", "test", "all"]), default="all", show_default=True,
+              help="which part of the gold files: dev (tuned on) or test (only measured)")
+@click.option("--composer", type=click.Choice(["learned", "rules"]), help="answer composer (default: RAG_COMPOSER)")
+@click.option("--dataset", type=click.Choice(["mrc"]),
+              help="mrc: the held-out DRCD/CMRC passages through the whole pipeline, instead of gold files")
+@click.option("--mrc-dir", type=click.Path(path_type=Path), default=Path("../shared/data/mrc"), show_default=True)
+@click.option("--sample", default=300, show_default=True, help="questions sampled for --dataset mrc")
 @click.option("--modes", default="hybrid,dense,bm25", show_default=True, help="retrieval modes to compare")
 @click.option("--index-dir", type=click.Path(path_type=Path), help="the index (default: index/, built if missing)")
 @click.option("--embedder", help="e5 (default), st:<model>, hash:384")
@@ -272,31 +283,40 @@ def serve_cmd(host, port, index_dir, corpus_dir, embedder, no_ui):
 @click.option("--thresholds", type=click.Path(path_type=Path), default=Path("eval/thresholds.json"), show_default=True)
 @click.option("--public-corpus", type=click.Path(path_type=Path), help="public QA: corpus JSONL (id, title, text)")
 @click.option("--public-qa", type=click.Path(path_type=Path), help="public QA: questions JSONL (question, answers, passage_id)")
-def eval_cmd(gold, modes, index_dir, embedder, out_dir, check, thresholds, public_corpus, public_qa):
-    """Score retrieval and answers on the gold set; write JSON, Markdown and PNG reports.
+def eval_cmd(gold, split, composer, dataset, mrc_dir, sample, modes, index_dir, embedder, out_dir, check,
+             thresholds, public_corpus, public_qa):
+    """Score retrieval and answers on gold files; write JSON, Markdown and PNG reports.
 
-    Example: rag eval eval/gold.jsonl --modes hybrid,bm25 --check
+    Example: rag eval eval/gold.jsonl eval/news_heldout.jsonl --split test --check
     """
     from rag.evaluate import check_thresholds, load_thresholds, run_eval, run_public_qa
     from rag.report import format_report, write_report
 
     mode_list = tuple(m.strip() for m in modes.split(",") if m.strip())
-    settings = _settings(index_dir=index_dir, embedder=embedder)
-    if public_corpus or public_qa:
-        if not (public_corpus and public_qa):
+    settings = _settings(index_dir=index_dir, embedder=embedder, composer=composer)
+    if public_corpus or public_qa or dataset:
+        if not dataset and not (public_corpus and public_qa):
             raise click.UsageError("--public-corpus and --public-qa go together")
         import tempfile
 
         from rag.embedders import make_embedder
+        from rag.evaluate import held_out_mrc
 
         with tempfile.TemporaryDirectory() as work:
-            report = run_public_qa(public_corpus, public_qa, make_embedder(settings.embedder), Path(work), mode_list)
+            if dataset == "mrc":
+                public_corpus, public_qa = held_out_mrc(mrc_dir, Path(work) / "data", sample)
+            report = run_public_qa(public_corpus, public_qa, make_embedder(settings.embedder), Path(work), mode_list,
+                                   composer=settings.composer)
     else:
         from rag.gold import load_gold
 
         ensure_index(settings)
-        items = load_gold(gold or Path("eval/gold.jsonl"))
-        report = run_eval(_open_engine(settings.index_dir, settings.embedder), items, mode_list)
+        items = [i for path in (gold or DEFAULT_GOLD) for i in load_gold(path) if split == "all" or i.split == split]
+        if not items:
+            raise click.UsageError(f"no {split} questions in {', '.join(map(str, gold or DEFAULT_GOLD))}")
+        report = run_eval(_open_engine(settings.index_dir, settings.embedder, settings.composer), items, mode_list)
+        report["config"]["split"] = split
+        report["config"]["gold"] = [str(p) for p in (gold or DEFAULT_GOLD)]
     click.echo(format_report(report))
     for path in write_report(report, out_dir):
         click.echo(f"wrote {path}", err=True)
@@ -307,6 +327,34 @@ def eval_cmd(gold, modes, index_dir, embedder, out_dir, check, thresholds, publi
         if failures:
             raise SystemExit(1)
         click.echo(f"all thresholds in {thresholds} met", err=True)
+
+
+@main.command("train-reader")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("rag/models/reader"), show_default=True,
+              help="where the weights, recipe and metrics go")
+@click.option("--mrc-dir", type=click.Path(path_type=Path), default=Path("../shared/data/mrc"), show_default=True)
+@click.option("--news", type=click.Path(path_type=Path), default=Path("../shared/data/crud_news.jsonl.gz"),
+              show_default=True, help="news articles for generated cloze questions")
+@click.option("--news-articles", default=6000, show_default=True)
+@click.option("--minutes", default=90.0, show_default=True, help="stop after this long (a checkpoint is kept)")
+@click.option("--epochs", default=1.0, show_default=True)
+@click.option("--lr", default=4e-5, show_default=True)
+@click.option("--batch-size", default=32, show_default=True)
+@click.option("--seed", default=13, show_default=True)
+def train_reader_cmd(out, mrc_dir, news, news_articles, minutes, epochs, lr, batch_size, seed):
+    """Fine-tune the sentence reader from multilingual-e5-small (CPU or GPU; never run by CI).
+
+    Example: nohup rag train-reader --minutes 90 > train.log &
+    """
+    from rag.training.train_reader import TrainConfig, train
+
+    for path in (mrc_dir, news):
+        if not Path(path).exists():
+            raise click.ClickException(f"{path} does not exist: the training data lives in ../shared/data/")
+    cfg = TrainConfig(out=str(out), mrc_dir=str(mrc_dir), news=str(news), news_articles=news_articles,
+                      minutes=minutes, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
+    result = train(cfg, log=lambda line: click.echo(line, err=True))
+    click.echo(json.dumps(result, ensure_ascii=False))
 
 
 @main.command("bench")

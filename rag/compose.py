@@ -17,9 +17,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rag.question import DIGITS, NUMBER_WITH_UNIT, YEAR, Question, places_in, strip_admin_suffix
 from rag.types import Answer, Chunk, Citation, Hit
+
+if TYPE_CHECKING:
+    from rag.reader import Reader, ReaderPolicy
 
 __all__ = ["compose", "split_sentences", "MIN_COVERAGE"]
 
@@ -71,7 +75,9 @@ class _Candidate:
     sentence_coverage: float = 0.0
     context_coverage: float = 0.0
     problems: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)  # which check each problem came from (CHECKS)
     score: float = 0.0
+    reader: float = 0.0  # the learned reader's probability that the sentence answers
     missing_terms: list[str] = field(default_factory=list)
 
 
@@ -209,6 +215,16 @@ def _place_ok(name: str, cand: _Candidate, context: str, article: str) -> bool:
     return not [p for p in places_in(head) if p != stem and p not in stem and stem not in p]
 
 
+# The checks a candidate sentence can fail, by what they look at. The learned composer keeps the
+# ones named in its policy as vetoes; the rules composer needs all of them to pass.
+CHECKS = ("entity", "year", "ordinal", "period", "metric", "answer_type", "coverage")
+
+
+def _fail(cand: _Candidate, check: str, problem: str) -> None:
+    cand.problems.append(problem)
+    cand.checks.append(check)
+
+
 def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_year: int | None,
            article: str, idf: Callable[[str], float]) -> None:
     """Fill cand.problems with what the sentence fails to supply."""
@@ -220,37 +236,36 @@ def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_yea
     if q.kind == "compare" and len(absent) < len(q.entities):
         absent = []  # each side of a comparison is answered by its own sentence
     for name in absent:
-        cand.problems.append(f"资料中没有提到“{name}”")
-    for problem in (_year_problem(q, cand, article_year or inferred_year),
-                    _relative_problem(q, cand, article_year or inferred_year)):
+        _fail(cand, "entity", f"资料中没有提到“{name}”")
+    for check, problem in (("year", _year_problem(q, cand, article_year or inferred_year)),
+                           ("year", _relative_problem(q, cand, article_year or inferred_year))):
         if problem:
-            cand.problems.append(problem)
+            _fail(cand, check, problem)
     for ordinal in q.ordinals:
         if ordinal not in cand.sentence + context:
-            cand.problems.append(f"资料中没有“{ordinal}”的相关内容")
+            _fail(cand, "ordinal", f"资料中没有“{ordinal}”的相关内容")
     if q.kind in ("number", "percent", "compare"):
         for i, word in enumerate(q.focus_words):
             known = idf(word) > 0 or any(idf(alt) > 0 for alt in SYNONYMS.get(word, ()))
             if i < len(q.focus_words) - 1 and idf(word) < SPECIFIC_IDF:
                 continue  # a common modifier ("重点任务"): the press may say it otherwise
             if not known and len(word) >= 3:
-                cand.problems.append(f"资料中没有关于“{word}”的内容")
+                _fail(cand, "metric", f"资料中没有关于“{word}”的内容")
             elif known and not _term_hit(word, cand.sentence + context):
-                cand.problems.append(f"资料中没有关于“{word}”的内容")
+                _fail(cand, "metric", f"资料中没有关于“{word}”的内容")
         if cand.sentence_coverage < MIN_SENTENCE_COVERAGE:
-            cand.problems.append("资料中没有直接回答这个问题的句子")
+            _fail(cand, "coverage", "资料中没有直接回答这个问题的句子")
     for period in q.periods:
         spelled = (period,) + PERIOD_SYNONYMS.get(period, ())
         if not any(p in cand.sentence or p in context or p in before[-60:] for p in spelled):
-            cand.problems.append(f"资料中没有“{period}”的相关数据")
+            _fail(cand, "period", f"资料中没有“{period}”的相关数据")
     if not _has_answer_type(q, cand.sentence):
-        cand.problems.append(
-            {"number": "资料中没有相应的数字", "percent": "资料中没有相应的百分比", "year": "资料中没有提到年份",
-             "date": "资料中没有提到时间"}.get(q.kind, "资料中没有相应的数字")
-        )
+        _fail(cand, "answer_type", 
+              {"number": "资料中没有相应的数字", "percent": "资料中没有相应的百分比", "year": "资料中没有提到年份",
+               "date": "资料中没有提到时间"}.get(q.kind, "资料中没有相应的数字"))
     if cand.coverage < (MIN_COVERAGE if q.kind in ("number", "percent", "year", "date", "compare") else 0.4):
         missing = "、".join(f"“{t}”" for t in cand.missing_terms[:3])
-        cand.problems.append(f"资料中没有关于{missing}的内容" if missing else "资料中没有相关内容")
+        _fail(cand, "coverage", f"资料中没有关于{missing}的内容" if missing else "资料中没有相关内容")
 
 
 def _inferred_year(text: str) -> int | None:
@@ -336,11 +351,61 @@ def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles
 
 
 def _select(q: Question, ranked: list[_Candidate]) -> list[_Candidate]:
-    passing = [c for c in ranked if not c.problems]
+    return _choose(q, [c for c in ranked if not c.problems])
+
+
+def _previous(cand: _Candidate) -> str:
+    """What the reader sees before the sentence: the sentence before it, else the heading."""
+    if cand.position > 0:
+        sentences = split_sentences(cand.hit.text)
+        if cand.position - 1 < len(sentences):
+            return sentences[cand.position - 1]
+    return cand.chunk.heading if cand.chunk else ""
+
+
+def _read(q: Question, ranked: list[_Candidate], reader: Reader, policy: ReaderPolicy) -> list[_Candidate]:
+    """Score the best `policy.pool` candidates with the reader; the pool, best-read first."""
+    pool = ranked[: policy.pool]
+    probs = reader.score(q.text, [(c.hit.title, _previous(c), c.sentence) for c in pool])
+    for cand, p in zip(pool, probs):
+        cand.reader = float(p)
+    return sorted(pool, key=lambda c: (-c.reader, c.hit_rank, c.position))
+
+
+def _select_learned(q: Question, read: list[_Candidate], policy: ReaderPolicy) -> list[_Candidate]:
+    """The reader decides; the checks named in the policy still veto (a wrong year or place)."""
+    vetoes = set(policy.vetoes)
+    passing = [c for c in read if c.reader >= policy.accept and not vetoes & set(c.checks)]
+    return _choose(q, passing, policy)
+
+
+def _refusal_reason(ranked: list[_Candidate], vetoes: tuple[str, ...] | None = None) -> str | None:
+    if not ranked or not ranked[0].problems:
+        return None
+    best = ranked[0]
+    if vetoes is not None:
+        vetoed = [p for p, check in zip(best.problems, best.checks) if check in vetoes]
+        return vetoed[0] if vetoed else "资料中没有直接回答这个问题的句子"
+    return best.problems[0]
+
+
+def _choose(q: Question, passing: list[_Candidate], policy: ReaderPolicy | None = None) -> list[_Candidate]:
+    """From the sentences that pass, best first: the answer's sentences."""
     if not passing:
         return []
     best = passing[0]
     chosen = [best]
+    if policy is not None and q.kind != "compare":
+        limit = policy.max_extra + (2 if q.kind == "list" else 0)
+        for c in passing[1:]:
+            if len(chosen) > limit or c.reader < policy.extra:
+                break
+            if sum(len(x.sentence) for x in chosen) + len(c.sentence) > MAX_ANSWER_CHARS:
+                break
+            if c.sentence not in {x.sentence for x in chosen}:
+                chosen.append(c)
+        chosen.sort(key=lambda c: (c.hit_rank, c.position))
+        return chosen
     if q.kind == "compare" and len(q.places) >= 2:
         chosen = []
         for place in q.places:
@@ -425,14 +490,24 @@ def compose(
     idf: Callable[[str], float],
     article_text: Callable[[str], str] = lambda _id: "",
     article_chunks: Callable[[str], list[Chunk]] = lambda _id: [],
+    reader: Reader | None = None,
+    policy: ReaderPolicy | None = None,
 ) -> Answer:
-    """An extractive answer with a [n] marker after every sentence, or a refusal."""
+    """An extractive answer with a [n] marker after every sentence, or a refusal.
+
+    With a `reader` (and its `policy`), the learned reader picks the sentences and the policy's
+    checks veto; without one, every rule check must pass (the rules composer)."""
     if not hits:
         return refusal(q.text, hits, "索引中没有相关资料")
     ranked = _candidates(q, hits, chunks, article_text, idf)
-    chosen = _select(q, ranked)
+    if reader is not None and policy is not None:
+        ranked = _read(q, ranked, reader, policy)
+        chosen = _select_learned(q, ranked, policy)
+        reason = _refusal_reason(ranked, policy.vetoes)
+    else:
+        chosen = _select(q, ranked)
+        reason = _refusal_reason(ranked)
     if not chosen:
-        reason = ranked[0].problems[0] if ranked and ranked[0].problems else None
         return refusal(q.text, hits, reason)
     if q.kind == "list" and _needs_more_items(q.text, chosen[0].sentence):
         items = _lead_ins(chosen[0], article_chunks(chosen[0].hit.article_id))

@@ -22,10 +22,17 @@ from rag.followup import rewrite
 from rag.index import Index, load_index
 from rag.llm import LLMClient
 from rag.question import analyze, split_comparison
+from rag.reader import Reader, ReaderPolicy
 from rag.retrieve import MODES, Filters, search
 from rag.types import Answer, Article, Chunk, Citation, Hit
 
-__all__ = ["Engine", "MAX_QUESTION_CHARS", "MAX_TOP_K", "validate_question"]
+__all__ = ["Engine", "COMPOSERS", "MAX_QUESTION_CHARS", "MAX_TOP_K", "validate_question"]
+
+# "learned": the sentence reader picks the answer, year/place checks veto (rag/reader.py);
+# "rules": every rule check of rag/compose.py must pass. The default is the one that wins on the
+# test splits (eval/README.md).
+COMPOSERS = ("learned", "rules")
+DEFAULT_COMPOSER = "learned"
 
 MAX_QUESTION_CHARS = 1000
 MAX_TOP_K = 20
@@ -73,8 +80,11 @@ def _hit(c: Citation) -> Hit:
 
 class Engine:
     def __init__(self, index: Index, embedder: Embedder, llm: LLMClient | None = None,
-                 max_question_chars: int = MAX_QUESTION_CHARS) -> None:
+                 max_question_chars: int = MAX_QUESTION_CHARS, reader: Reader | None = None,
+                 policy: ReaderPolicy | None = None) -> None:
         self.index = index
+        self.reader = reader
+        self.policy = policy or (ReaderPolicy() if reader else None)
         self.embedder = embedder
         self.fusion = "rrf"  # or "weighted" (min-max normalised scores)
         self.dense_weight = DENSE_WEIGHT
@@ -101,8 +111,12 @@ class Engine:
 
     @classmethod
     def open(cls, index_dir: Path, embedder: Embedder | str | None = None, llm: LLMClient | None = None,
-             max_question_chars: int = MAX_QUESTION_CHARS) -> Engine:
-        """Load the index at index_dir; the embedder defaults to the one it was built with."""
+             max_question_chars: int = MAX_QUESTION_CHARS, composer: str = DEFAULT_COMPOSER,
+             reader_dir: Path | None = None) -> Engine:
+        """Load the index at index_dir; the embedder defaults to the one it was built with.
+        `composer` is "learned" (the shipped reader, or the one in reader_dir) or "rules"."""
+        if composer not in COMPOSERS:
+            raise InputError(f"composer must be one of {', '.join(COMPOSERS)}, got {composer!r}")
         if isinstance(embedder, str):
             embedder = make_embedder(embedder)
         index = load_index(Path(index_dir), embedder.id if embedder else None)
@@ -111,7 +125,9 @@ class Engine:
             embedder = make_embedder("e5" if built == "multilingual-e5-small" else
                                      f"hash:{index.manifest['embedder']['dim']}" if built.startswith("hash") else
                                      f"st:{built[3:]}")
-        engine = cls(index, embedder, llm, max_question_chars)
+        reader = Reader.load(reader_dir) if composer == "learned" else None
+        policy = ReaderPolicy.load(reader_dir) if reader else None
+        engine = cls(index, embedder, llm, max_question_chars, reader, policy)
         engine.warm_up()
         return engine
 
@@ -119,6 +135,8 @@ class Engine:
         """Load jieba's dictionaries and the query model now, not on the first question."""
         analyze("招远2023年黄金产业总产值是多少？")
         self.embedder.embed_queries(["招远"])
+        if self.reader:
+            self.reader.score("总产值是多少？", [("招远", "", "黄金产业总产值达到900亿元。")])
 
     # ------------------------------------------------------------------ search
 
@@ -153,7 +171,7 @@ class Engine:
         else:
             hits, timings = self.search_timed(standalone, max(top_k, COMPOSE_POOL), mode, filters)
             compose_started = time.perf_counter()
-            answer = compose(parsed, hits, self.chunks_by_id, self.idf, self._article_text, self._chunks_of)
+            answer = self._compose(parsed, hits)
             timings["compose_ms"] = round((time.perf_counter() - compose_started) * 1000, 2)
         if len(answer.citations) > top_k:  # keep the promise of top_k sources
             answer = self._limit(answer, top_k, standalone, [_hit(c) for c in answer.citations])
@@ -167,6 +185,10 @@ class Engine:
         answer.timings_ms = timings
         answer.query = standalone
         return answer
+
+    def _compose(self, parsed, hits: list[Hit]) -> Answer:
+        return compose(parsed, hits, self.chunks_by_id, self.idf, self._article_text, self._chunks_of,
+                       self.reader, self.policy)
 
     def _compare(self, question: str, sides: list[str], top_k: int, mode: str,
                  filters: dict | None) -> tuple[Answer, dict[str, float]]:
@@ -182,7 +204,7 @@ class Engine:
                 timings[key] = round(timings.get(key, 0.0) + value, 2)
             first_hits = first_hits or hits
             parsed = analyze(side)
-            answer = compose(parsed, hits, self.chunks_by_id, self.idf, self._article_text, self._chunks_of)
+            answer = self._compose(parsed, hits)
             if answer.refused:
                 name = parsed.entities[0] if parsed.entities else side
                 parts.append(f"资料中没有找到关于“{name}”的相应内容。")
@@ -246,4 +268,6 @@ class Engine:
             "built_at": manifest.get("created_at"),
             "version": manifest.get("versions", {}).get("rag"),
             "llm": bool(self.llm),
+            "composer": "learned" if self.reader else "rules",
+            "reader": self.reader.id if self.reader else None,
         }

@@ -565,6 +565,7 @@ def run_public_qa(
     modes: Sequence[str] = MODES,
     ks: Sequence[int] = DEFAULT_KS,
     progress: bool = True,
+    composer: str | None = None,
 ) -> dict[str, Any]:
     """Index a public QA corpus under `work_dir/index` and score retrieval by gold passage.
 
@@ -584,7 +585,7 @@ def run_public_qa(
     index_dir = work_dir / "index"
     index_dir.mkdir(parents=True, exist_ok=True)
     build = build_index(corpus_jsonl, index_dir, embedder, progress=progress)
-    engine = Engine.open(index_dir, embedder=embedder)
+    engine = Engine.open(index_dir, embedder=embedder, **({"composer": composer} if composer else {}))
     article_ids = _article_ids(corpus_jsonl, texts)
     for case in cases:  # a passage the index dropped (no text left) can only be missed
         case.article_id = article_ids.get(str(case.passage_id), "")
@@ -594,6 +595,36 @@ def run_public_qa(
                          "passages": len(texts), "passages_not_indexed": unfound}
     report["build"] = _plain(build)
     return report
+
+
+def held_out_mrc(mrc_dir: Path, out_dir: Path, questions: int = 300, seed: int = 7) -> tuple[Path, Path]:
+    """The reading-comprehension passages the reader never trained on, as a public QA pair of files.
+
+    Writes `corpus.jsonl` (every held-out passage of DRCD and CMRC trial, the distractors of each
+    other) and `qa.jsonl` (a seeded sample of their questions) under out_dir; returns both paths.
+    """
+    import random
+
+    from rag.training.reader_data import is_held_out
+
+    mrc_dir, out_dir = Path(mrc_dir), Path(out_dir)
+    names = ("drcd", "cmrc_trial")
+    missing = [n for n in names if not (mrc_dir / f"{n}.qa.jsonl.gz").is_file()]
+    if missing:
+        raise InputError(f"{mrc_dir} lacks {missing[0]}.qa.jsonl.gz: point --mrc-dir at ../shared/data/mrc")
+    passages, qa = [], []
+    for name in names:
+        with gzip.open(mrc_dir / f"{name}.corpus.jsonl.gz", "rt", encoding="utf-8") as handle:
+            passages += [p for p in map(json.loads, handle) if is_held_out(p["id"])]
+        with gzip.open(mrc_dir / f"{name}.qa.jsonl.gz", "rt", encoding="utf-8") as handle:
+            qa += [q for q in map(json.loads, handle) if is_held_out(q["passage_id"])]
+    qa = random.Random(seed).sample(qa, min(questions, len(qa)))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    corpus_path, qa_path = out_dir / "corpus.jsonl", out_dir / "qa.jsonl"
+    corpus_path.write_text("".join(json.dumps({"id": p["id"], "title": p.get("title", ""), "text": p["text"]},
+                                              ensure_ascii=False) + "\n" for p in passages), encoding="utf-8")
+    qa_path.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in qa), encoding="utf-8")
+    return corpus_path, qa_path
 
 
 # ----------------------------------------------------------------------------- gating

@@ -50,9 +50,10 @@ __all__ = [
     "normalize",
 ]
 
-ANSWERABLE_TYPES = ("fact", "paraphrase", "list", "multi", "followup")
+ANSWERABLE_TYPES = ("fact", "paraphrase", "vague", "list", "multi", "followup")
 TYPES = (*ANSWERABLE_TYPES, "unanswerable")
 MATCH_MODES = ("any", "all")
+SPLITS = ("", "dev", "test")  # dev: tuned on; test: only measured (eval/README.md)
 ROLES = ("user", "assistant")
 # Quotes must fit well inside one ~300-character chunk, so that a hit can contain them, and
 # be specific enough to point at one passage. Counted in normalised characters; the floor is
@@ -65,7 +66,7 @@ DEFAULT_GOLD = _REPO / "eval" / "gold.jsonl"
 DEFAULT_CORPUS = _REPO / "corpus"
 
 _REQUIRED = ("id", "type", "question", "answers", "evidence", "article")
-_OPTIONAL = ("match", "history")
+_OPTIONAL = ("match", "history", "split")
 
 
 def normalize(text: str) -> str:
@@ -98,6 +99,7 @@ class GoldItem:
     article: str
     match: str = "any"  # "all": a correct answer holds every item of `answers`
     history: list[dict[str, str]] = field(default_factory=list)  # earlier turns, for followups
+    split: str = ""  # "dev" (tune on it) or "test" (only measured); "" for sets without splits
 
     @property
     def answerable(self) -> bool:
@@ -110,6 +112,8 @@ class GoldItem:
             del data["match"]
         if not self.history:
             del data["history"]
+        if not self.split:
+            del data["split"]
         return data
 
 
@@ -167,6 +171,9 @@ def _item(data: Any, where: str) -> GoldItem:
     match = data.get("match", "any")
     if match not in MATCH_MODES:
         raise _fail(where, f"'match' must be 'any' or 'all', got {match!r}")
+    split = data.get("split", "")
+    if split not in SPLITS:
+        raise _fail(where, f"'split' must be one of {', '.join(SPLITS)}, got {split!r}")
     return GoldItem(
         id=data["id"],
         type=data["type"],
@@ -176,6 +183,7 @@ def _item(data: Any, where: str) -> GoldItem:
         article=data["article"],
         match=match,
         history=_history(data.get("history", []), where),
+        split=split,
     )
 
 

@@ -30,7 +30,8 @@ def hash_index(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def engine(hash_index) -> Engine:
-    return Engine.open(hash_index, HashEmbedder(384))
+    """The rules composer over fake vectors: fast, and the reader's tests have their own engine."""
+    return Engine.open(hash_index, HashEmbedder(384), composer="rules")
 
 
 @pytest.fixture

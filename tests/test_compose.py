@@ -69,3 +69,63 @@ def test_no_passages_is_a_refusal():
 
 def test_split_sentences_keeps_closing_quotes():
     assert split_sentences("他说：“好。”然后走了。") == ["他说：“好。”", "然后走了。"]
+
+
+# --------------------------------------------------------------------------- the learned composer
+
+class FakeReader:
+    """Scores a sentence by the words it must contain: deterministic, no model."""
+
+    id = "fake"
+
+    def __init__(self, wanted: dict[str, float]) -> None:
+        self.wanted = wanted
+        self.calls: list[list[tuple[str, str, str]]] = []
+
+    def score(self, question, items):
+        import numpy as np
+
+        self.calls.append(list(items))
+        return np.array([max([p for w, p in self.wanted.items() if w in s] or [0.01]) for _, _, s in items],
+                        np.float32)
+
+
+def ask_learned(question, hits, reader, **policy):
+    from rag.reader import ReaderPolicy
+
+    return compose(analyze(question), hits, {}, IDF, reader=reader, policy=ReaderPolicy(**policy))
+
+
+def test_the_reader_picks_a_sentence_the_rules_would_refuse_for_missing_words():
+    question = "招远2023年黄金这块产出有多大？"  # no word of "总产值": the rules refuse
+    assert ask(question, [GOLD]).refused
+    answer = ask_learned(question, [GOLD], FakeReader({"900亿元": 0.9}))
+    assert not answer.refused and "900亿元" in answer.answer and markers(answer.answer) == [1]
+
+
+def test_a_vetoed_check_refuses_even_a_confident_reader():
+    answer = ask_learned("招远2022年黄金产业总产值是多少？", [GOLD], FakeReader({"900亿元": 0.99}),
+                         vetoes=("year",))
+    assert answer.refused and "2022年" in answer.answer
+    unvetoed = ask_learned("招远2022年黄金产业总产值是多少？", [GOLD], FakeReader({"900亿元": 0.99}), vetoes=())
+    assert not unvetoed.refused
+
+
+def test_below_the_accept_threshold_is_a_refusal_with_sources():
+    answer = ask_learned("招远2023年黄金产业总产值是多少？", [GOLD, TECH], FakeReader({"900亿元": 0.3}), accept=0.5)
+    assert answer.refused and answer.citations
+    assert sorted(set(markers(answer.answer))) == [c.n for c in answer.citations]
+
+
+def test_a_second_confident_sentence_answers_the_second_part():
+    reader = FakeReader({"900亿元": 0.9, "147家": 0.85})
+    answer = ask_learned("招远黄金产业总产值和高新技术企业数分别是多少？", [GOLD, ZY_TECH], reader, extra=0.8)
+    assert "900亿元" in answer.answer and "147家" in answer.answer
+    alone = ask_learned("招远黄金产业总产值和高新技术企业数分别是多少？", [GOLD, ZY_TECH], reader, extra=0.95)
+    assert "900亿元" in alone.answer and "147家" not in alone.answer
+
+
+def test_the_reader_reads_at_most_the_pool():
+    reader = FakeReader({"900亿元": 0.9})
+    ask_learned("招远2023年黄金产业总产值是多少？", [GOLD, TECH, ZY_TECH, DATED], reader, pool=3)
+    assert len(reader.calls) == 1 and len(reader.calls[0]) == 3

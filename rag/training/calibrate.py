@@ -1,0 +1,116 @@
+"""Choose the reader's policy (thresholds and vetoes) on the dev split, and store it beside the weights.
+
+    python -m rag.training.calibrate --index-dir index        # writes rag/models/reader/policy.json
+
+Each dev question is asked once per policy on a grid; the reader's scores are cached, so a policy
+costs retrieval and rule checks only. The objective follows the product's priorities: a right
+answer or a right refusal counts 1, a wrong answer (or an answer where a refusal was due) costs
+WRONG_COST, a refusal of an answerable question counts 0. Only `split == "dev"` items are read:
+the test split is never used here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from rag.engine import Engine
+from rag.evaluate import _answer_correct
+from rag.gold import load_gold
+from rag.reader import READER_DIR, ReaderPolicy
+
+__all__ = ["calibrate"]
+
+WRONG_COST = 1.5  # a wrong figure is worse than a refusal (the developers' guide)
+GRID = {
+    "accept": (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
+    "extra": (0.6, 0.8, 0.9, 1.01),
+    "vetoes": (
+        (),
+        ("entity", "year"),
+        ("entity", "year", "ordinal", "period"),
+        ("entity", "year", "ordinal", "period", "answer_type"),
+        ("entity", "year", "ordinal", "period", "answer_type", "metric"),
+    ),
+}
+
+
+class _CachedReader:
+    def __init__(self, reader) -> None:
+        self._reader = reader
+        self._cache: dict[tuple, float] = {}
+        self.id = reader.id
+
+    def score(self, question, items):
+        import numpy as np
+
+        todo = [it for it in items if (question, *it) not in self._cache]
+        if todo:
+            for it, p in zip(todo, self._reader.score(question, todo)):
+                self._cache[(question, *it)] = float(p)
+        return np.array([self._cache[(question, *it)] for it in items], np.float32)
+
+
+def _outcome(item, answer) -> str:
+    if not item.answerable:
+        return "right" if answer.refused else "wrong"
+    if answer.refused:
+        return "refused"
+    return "right" if _answer_correct(answer.answer, item.answers, item.match) else "wrong"
+
+
+def calibrate(index_dir: Path, gold: list[Path], reader_dir: Path | None = None) -> dict:
+    engine = Engine.open(index_dir, composer="learned", reader_dir=reader_dir)
+    engine.reader = _CachedReader(engine.reader)
+    searched: dict[tuple, tuple] = {}
+    search = engine.search_timed
+
+    def cached_search(query, top_k=5, mode="hybrid", filters=None):  # the policy does not change retrieval
+        key = (query, top_k, mode, repr(filters))
+        if key not in searched:
+            searched[key] = search(query, top_k, mode, filters)
+        hits, timings = searched[key]
+        return list(hits), dict(timings)
+
+    engine.search_timed = cached_search  # type: ignore[method-assign]
+    items = [i for path in gold for i in load_gold(path) if i.split == "dev"]
+    results = []
+    for accept, extra, vetoes in itertools.product(GRID["accept"], GRID["extra"], GRID["vetoes"]):
+        engine.policy = replace(ReaderPolicy.load(reader_dir), accept=accept, extra=extra, vetoes=vetoes)
+        outcomes = [_outcome(i, engine.ask(i.question, history=i.history or None)) for i in items]
+        right, wrong = outcomes.count("right"), outcomes.count("wrong")
+        answerable = [o for i, o in zip(items, outcomes) if i.answerable]
+        results.append({
+            "policy": engine.policy.to_dict(),
+            "utility": round((right - WRONG_COST * wrong) / len(items), 4),
+            "accuracy": round(answerable.count("right") / max(1, len(answerable)), 4),
+            "false_refusal": round(answerable.count("refused") / max(1, len(answerable)), 4),
+            "refusal": round(sum(o == "right" for i, o in zip(items, outcomes) if not i.answerable)
+                             / max(1, sum(not i.answerable for i in items)), 4),
+        })
+    results.sort(key=lambda r: -r["utility"])
+    return {"dev_questions": len(items), "best": results[0], "top": results[:10]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index-dir", type=Path, default=Path("index"))
+    parser.add_argument("--reader-dir", type=Path, default=None)
+    parser.add_argument("--gold", type=Path, nargs="+", default=[Path("eval/gold.jsonl"),
+                                                                 Path("eval/news_heldout.jsonl")])
+    parser.add_argument("--write", action="store_true", help="store the best policy as policy.json")
+    args = parser.parse_args()
+    report = calibrate(args.index_dir, args.gold, args.reader_dir)
+    print(json.dumps(report, ensure_ascii=False, indent=1))
+    if args.write:
+        folder = args.reader_dir or READER_DIR
+        policy = dict(report["best"]["policy"], chosen_on=f"dev split, {report['dev_questions']} questions",
+                      dev=dict((k, report["best"][k]) for k in ("utility", "accuracy", "false_refusal", "refusal")))
+        (folder / "policy.json").write_text(json.dumps(policy, ensure_ascii=False, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

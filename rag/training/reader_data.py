@@ -1,0 +1,235 @@
+"""Training pairs for the sentence reader: (question, sentence in context) -> answers or not.
+
+Two sources, both offline:
+
+- Reading comprehension (`../shared/data/mrc/`: DRCD in simplified characters, CMRC 2018 trial).
+  The sentence holding the answer span is the positive; other sentences of the same passage and
+  a sentence of another passage with the same title are negatives. One passage in ten (chosen by
+  a hash of its id) is held out of training for `rag eval --dataset`.
+- Cloze questions generated from real news (`crud_news.jsonl.gz`), the classic unsupervised-QA
+  recipe: a sentence that states a figure or a year becomes a question with the fact replaced by
+  多少 / 哪一年, a word sometimes dropped so that it is not the sentence verbatim. Negatives are the
+  article's other sentences with figures (a distractor of the right kind), and near misses that the
+  first experiment showed refusal needs: the same sentence against the question with its year,
+  place or metric changed.
+
+Simplified: cloze questions keep much of the sentence's wording, so paraphrase is learned from the
+reading-comprehension part only; no question of the project's own eval sets is used.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import random
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rag.clean import fix_spaces
+from rag.compose import split_sentences
+from rag.question import NUMBER_WITH_UNIT, YEAR
+
+__all__ = ["Example", "mrc_examples", "news_examples", "is_held_out", "write_examples", "read_examples"]
+
+HELD_OUT_EVERY = 10  # one passage in ten stays out of training (by sha256 of its id)
+MIN_SENTENCE, MAX_SENTENCE = 8, 160
+
+
+@dataclass
+class Example:
+    question: str
+    title: str
+    previous: str
+    sentence: str
+    label: int  # 1: the sentence answers the question
+    source: str  # drcd | cmrc_trial | news | news-nearmiss ...
+
+
+def is_held_out(passage_id: str) -> bool:
+    return int(hashlib.sha256(passage_id.encode()).hexdigest()[:8], 16) % HELD_OUT_EVERY == 0
+
+
+def _read_jsonl(path: Path) -> Iterator[dict]:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in split_sentences(text) if MIN_SENTENCE <= len(s) <= 400]
+
+
+# --------------------------------------------------------------------------- reading comprehension
+
+def mrc_examples(corpus: Path, qa: Path, rng: random.Random, name: str, negatives: int = 3,
+                 held_out: bool = False) -> list[Example]:
+    """Pairs from the training passages, or (held_out=True) from the held-out ones."""
+    passages = {p["id"]: p for p in _read_jsonl(corpus)}
+    by_title: dict[str, list[str]] = {}
+    for pid, p in passages.items():
+        by_title.setdefault(p.get("title", ""), []).append(pid)
+    out: list[Example] = []
+    for item in _read_jsonl(qa):
+        pid = item["passage_id"]
+        passage = passages.get(pid)
+        if passage is None or is_held_out(pid) != held_out:
+            continue
+        sentences = _sentences(passage["text"])
+        answer = item["answers"][0]
+        start = passage["text"].find(answer)
+        if start < 0 or not sentences:
+            continue
+        # the sentence where the answer starts
+        pos, offset = None, 0
+        for i, s in enumerate(sentences):
+            at = passage["text"].find(s, offset)
+            if at <= start < at + len(s) + 1:
+                pos = i
+                break
+            offset = max(offset, at)
+        if pos is None:
+            continue
+        title = passage.get("title", "")
+        prev = lambda i: sentences[i - 1] if i > 0 else ""  # noqa: E731
+        out.append(Example(item["question"], title, prev(pos), sentences[pos], 1, name))
+        others = [i for i in range(len(sentences)) if i != pos and answer not in sentences[i]]
+        for i in rng.sample(others, min(negatives - 1, len(others))):
+            out.append(Example(item["question"], title, prev(i), sentences[i], 0, name))
+        siblings = [p for p in by_title.get(title, []) if p != pid and is_held_out(p) == held_out]
+        if siblings:
+            other = passages[rng.choice(siblings)]
+            sents = [s for s in _sentences(other["text"]) if answer not in s]
+            if sents:
+                i = rng.randrange(len(sents))
+                out.append(Example(item["question"], title, sents[i - 1] if i else "", sents[i], 0, name))
+    return out
+
+
+# --------------------------------------------------------------------------- news cloze
+
+_FIGURE = re.compile(NUMBER_WITH_UNIT.pattern)
+_LEAD = re.compile(r"^(?:其中|同时|此外|另外|据悉|据了解|目前|截至目前|记者了解到|数据显示)[，,]?")
+_METRICS = ("产值", "收入", "投资", "营收", "利润", "销售额", "出口额", "进口额", "税收", "增加值", "产量",
+            "销量", "人数", "面积", "规模", "总额", "用户", "订单", "融资", "市值")
+_ASIDE = re.compile(r"[（(][^（）()]*[）)]")  # an aside in brackets says nothing a question needs
+_PERIODS = ("第一季度", "第二季度", "第三季度", "第四季度", "上半年", "下半年", "前三季度", "全年")
+_PLACE = re.compile(r"([\u4e00-\u9fa5]{2,3}(?:省|市|县|区))")
+_DROPPABLE = re.compile(r"(?:同比|全年|累计|共计|总共|已经|今年以来|目前|实现|完成)")
+
+
+def _clause_with(sentence: str, start: int, end: int) -> str:
+    """The first clause (the subject, usually) plus the clause holding the span."""
+    clauses = [m for m in re.finditer(r"[^，,；;：:]+[，,；;：:]?", sentence)]
+    keep = []
+    for m in clauses:
+        if m.start() <= start < m.end() or m is clauses[0]:
+            keep.append(m.group(0).rstrip("，,；;：:"))
+    return "，".join(dict.fromkeys(keep))
+
+
+def _cloze(sentence: str, rng: random.Random) -> tuple[str, str] | None:
+    """(question, kind) from a sentence stating a figure or a year; None when it has neither."""
+    text = sentence.rstrip("。！？!?；;")
+    figures = [m for m in _FIGURE.finditer(text) if not m.group(0).endswith(("年", "月", "日", "天"))]
+    years = list(YEAR.finditer(text))
+    if figures and (not years or rng.random() < 0.8):
+        m = rng.choice(figures)
+        part = _clause_with(text, m.start(), m.end())
+        figure = m.group(0)
+        if figure not in part:
+            return None
+        question, kind = part.replace(figure, "多少", 1), "figure"
+    elif years:
+        m = rng.choice(years)
+        part = _clause_with(text, m.start(), m.end())
+        if m.group(0) not in part:
+            return None
+        question, kind = part.replace(m.group(0), rng.choice(("哪一年", "哪年")), 1), "year"
+    else:
+        return None
+    question = _LEAD.sub("", _ASIDE.sub("", question))
+    question = re.sub(r"^[^，,]*(?:消息|获悉|报道|了解到|表示)[，,]", "", question)
+    if rng.random() < 0.4:  # not the sentence verbatim: drop a filler word
+        question = _DROPPABLE.sub("", question, count=1)
+    if len(question) < 8 or len(question) > 80:
+        return None
+    return question + "？", kind
+
+
+def _near_miss(question: str, article: str, rng: random.Random) -> tuple[str, str] | None:
+    """The question with its year, place or metric changed: the sentence no longer answers it."""
+    changes = []
+    years = YEAR.findall(question)
+    if years:
+        y = int(years[0])
+        other = y + rng.choice((-2, -1, 1))
+        if f"{other}年" not in article:
+            changes.append((question.replace(f"{y}年", f"{other}年", 1), "year"))
+    places = [p for p in _PLACE.findall(question) if p in article]
+    if places:
+        pool = [p for p in set(_PLACE.findall(article)) if p not in question and p[:2] not in question]
+        if pool:
+            changes.append((question.replace(places[0], rng.choice(pool), 1), "place"))
+    metrics = [w for w in _METRICS if w in question]
+    if metrics:
+        other = rng.choice([w for w in _METRICS if w not in article] or ["x"])
+        if other != "x":
+            changes.append((question.replace(metrics[0], other, 1), "metric"))
+    periods = [p for p in _PERIODS if p in question]
+    if periods:
+        other = rng.choice([p for p in _PERIODS if p not in article] or ["x"])
+        if other != "x":
+            changes.append((question.replace(periods[0], other, 1), "period"))
+    return rng.choice(changes) if changes else None
+
+
+def news_examples(path: Path, rng: random.Random, articles: int, distractors: int = 2) -> list[Example]:
+    """Cloze examples from the first `articles` usable articles of a sampled stream."""
+    out: list[Example] = []
+    used = 0
+    for article in _read_jsonl(path):
+        if used >= articles:
+            break
+        if rng.random() > 0.25:  # spread over the file rather than its first part
+            continue
+        text = fix_spaces(article.get("text", ""))
+        sentences = [s for s in _sentences(text) if len(s) <= MAX_SENTENCE]
+        if len(sentences) < 4:
+            continue
+        title = fix_spaces(article.get("title", "")) or sentences[0][:20]
+        with_figures = [i for i, s in enumerate(sentences) if _FIGURE.search(s) or YEAR.search(s)]
+        if len(with_figures) < 2:
+            continue
+        pos = rng.choice(with_figures)
+        made = _cloze(sentences[pos], rng)
+        if made is None:
+            continue
+        question, _kind = made
+        used += 1
+        prev = lambda i: sentences[i - 1] if i > 0 else ""  # noqa: E731
+        out.append(Example(question, title, prev(pos), sentences[pos], 1, "news"))
+        others = [i for i in with_figures if i != pos and sentences[i] != sentences[pos]]
+        for i in rng.sample(others, min(distractors, len(others))):
+            out.append(Example(question, title, prev(i), sentences[i], 0, "news-distractor"))
+        miss = _near_miss(question, text, rng)
+        if miss:
+            out.append(Example(miss[0], title, prev(pos), sentences[pos], 0, f"news-nearmiss-{miss[1]}"))
+    return out
+
+
+# --------------------------------------------------------------------------- files
+
+def write_examples(examples: list[Example], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        for e in examples:
+            handle.write(json.dumps(asdict(e), ensure_ascii=False) + "\n")
+
+
+def read_examples(path: Path) -> list[Example]:
+    return [Example(**row) for row in _read_jsonl(path)]

@@ -1,0 +1,91 @@
+import gzip
+import json
+import random
+
+from rag.training.reader_data import (
+    _cloze,
+    _near_miss,
+    is_held_out,
+    mrc_examples,
+    news_examples,
+    read_examples,
+    write_examples,
+)
+
+
+def _write(path, rows):
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return path
+
+
+def _train_ids(n):
+    return [f"p{i}" for i in range(n) if not is_held_out(f"p{i}")]
+
+
+def test_held_out_is_a_stable_tenth():
+    ids = [f"passage-{i}" for i in range(2000)]
+    share = sum(map(is_held_out, ids)) / len(ids)
+    assert 0.07 < share < 0.13
+    assert [is_held_out(i) for i in ids[:50]] == [is_held_out(i) for i in ids[:50]]
+
+
+def test_mrc_positive_is_the_sentence_holding_the_answer(tmp_path):
+    pid, other = _train_ids(40)[:2]
+    corpus = _write(tmp_path / "c.jsonl.gz", [
+        {"id": pid, "title": "梵文", "text": "梵语是古印度的语言。在欧洲，梵语研究由德国学者开创。后来琼斯发现了印欧语系。"},
+        {"id": other, "title": "梵文", "text": "梵语有丰富的文献。它影响了许多语言。"},
+    ])
+    qa = _write(tmp_path / "q.jsonl.gz", [
+        {"id": "q1", "question": "欧洲的梵语研究由哪国学者开创？", "answers": ["德国"], "passage_id": pid, "split": "dev"},
+    ])
+    examples = mrc_examples(corpus, qa, random.Random(0), "toy")
+    positives = [e for e in examples if e.label == 1]
+    assert len(positives) == 1 and "德国" in positives[0].sentence
+    assert positives[0].previous == "梵语是古印度的语言。"
+    negatives = [e for e in examples if e.label == 0]
+    assert negatives and all("德国" not in e.sentence for e in negatives)
+    assert any(e.sentence in ("梵语有丰富的文献。", "它影响了许多语言。") for e in negatives)  # the sibling passage
+
+
+def test_held_out_passages_never_reach_training(tmp_path):
+    held = next(f"p{i}" for i in range(100) if is_held_out(f"p{i}"))
+    corpus = _write(tmp_path / "c.jsonl.gz", [{"id": held, "title": "t", "text": "甲城的市花是乙花。丙城的市花是丁花。"}])
+    qa = _write(tmp_path / "q.jsonl.gz", [{"id": "q", "question": "甲城的市花是什么？", "answers": ["乙花"],
+                                           "passage_id": held, "split": "dev"}])
+    assert mrc_examples(corpus, qa, random.Random(0), "toy") == []
+    assert [e.label for e in mrc_examples(corpus, qa, random.Random(0), "toy", held_out=True)][:1] == [1]
+
+
+def test_cloze_replaces_the_figure_with_a_question_word():
+    question, kind = _cloze("2023年，招远黄金产业总产值达到900亿元。", random.Random(1))
+    assert kind == "figure" and "多少" in question and "900" not in question and question.endswith("？")
+
+
+def test_cloze_needs_a_figure_or_year():
+    assert _cloze("招远是黄金之乡，产业基础雄厚。", random.Random(0)) is None
+
+
+def test_near_miss_changes_the_year_to_one_the_article_lacks():
+    article = "2023年，招远黄金产业总产值达到900亿元。"
+    changed, what = _near_miss("2023年招远黄金产业总产值达到多少？", article, random.Random(0))
+    assert what == "year" and "2023年" not in changed and changed != article
+
+
+def test_news_examples_pair_positives_with_distractors_and_near_misses(tmp_path):
+    text = ("2023年，甲市工业总产值达到900亿元。全市新增企业120家。甲市引进项目31个，总投资50亿元。"
+            "同时，乙县新建学校5所。")
+    path = _write(tmp_path / "news.jsonl.gz", [{"id": str(i), "title": "甲市经济", "text": text} for i in range(40)])
+    examples = news_examples(path, random.Random(3), articles=5)
+    assert {e.label for e in examples} == {0, 1}
+    assert sum(e.label for e in examples) == 5  # one question per article used
+    assert any(e.source.startswith("news-nearmiss") for e in examples)
+
+
+def test_examples_round_trip(tmp_path):
+    examples = news_examples(_write(tmp_path / "n.jsonl.gz", [
+        {"id": "1", "title": "t", "text": "2023年甲市产值900亿元。乙县新建学校5所。丙区新增企业12家。丁镇投资3亿元。"}
+    ] * 8), random.Random(0), articles=2)
+    write_examples(examples, tmp_path / "out.jsonl.gz")
+    assert read_examples(tmp_path / "out.jsonl.gz") == examples
