@@ -104,9 +104,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             try:
                 app.state.engine = load_engine(settings)
                 log.info("index loaded from %s", settings.index_dir)
-            except RagError as exc:
+            except RagError as exc:  # the server still starts: /health and every endpoint say what is wrong
                 app.state.engine_error = str(exc)
-                log.error("no index loaded: %s", exc)
+                logging.getLogger("uvicorn.error").error("no index loaded: %s", exc)
         yield
 
     app = FastAPI(
