@@ -79,7 +79,7 @@ def test_stream_over_http(server):
 
 def test_bad_input_over_http(server):
     r = httpx.post(server + "/ask", json={"question": " "}, timeout=10)
-    assert r.status_code == 400 and "empty" in r.json()["detail"]
+    assert r.status_code == 422 and "empty" in r.json()["detail"]
 
 
 def test_first_run_builds_the_index(tmp_path, corpus_dir):
