@@ -354,17 +354,19 @@ def eval_cmd(gold, modes, index_dir, embedder, out_dir, check, thresholds, publi
 
 
 @main.command("bench")
-@click.option("--sections", default="build,inproc,http,scale", show_default=True,
-              help="any of build, inproc, http, scale")
+@click.option("--sections", default="build,inproc,http,soak,scale", show_default=True,
+              help="any of build, inproc, http, soak, scale")
 @click.option("--sizes", default="1000,10000,100000", show_default=True, help="scale sweep sizes in chunks")
 @click.option("--embedder", default="e5", show_default=True)
 @click.option("--repeat", default=3, show_default=True, help="passes over the questions for in-process timings")
 @click.option("--per-client", default=25, show_default=True, help="requests per HTTP client")
+@click.option("--soak-seconds", default=60.0, show_default=True, help="how long the soak section runs")
+@click.option("--soak-clients", default=16, show_default=True, help="concurrent clients in the soak section")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("bench/results"), show_default=True)
-def bench_cmd(sections, sizes, embedder, repeat, per_client, out_dir):
-    """Measure speed: index build, each retrieval leg, ask, HTTP under load, and scale.
+def bench_cmd(sections, sizes, embedder, repeat, per_client, soak_seconds, soak_clients, out_dir):
+    """Measure speed: index build, each retrieval leg, ask, HTTP under load, a soak, and scale.
 
-    Example: rag bench --sections inproc,http
+    Example: rag bench --sections soak --soak-seconds 60 --soak-clients 16
     """
     from datetime import datetime, timezone
 
@@ -376,6 +378,8 @@ def bench_cmd(sections, sizes, embedder, repeat, per_client, out_dir):
         sizes=tuple(int(s) for s in sizes.split(",") if s.strip()),
         repeat=repeat,
         per_client=per_client,
+        soak_seconds=soak_seconds,
+        soak_clients=soak_clients,
     )
     click.echo(format_bench(result))
     out_dir.mkdir(parents=True, exist_ok=True)
