@@ -188,7 +188,7 @@ def _fix(schema: dict[str, Any]) -> dict[str, Any]:
                 for code in (413, 422):
                     responses.setdefault(str(code), {"description": ERRORS[code]})
             for code, response in responses.items():
-                if not code[0] in "45":
+                if code[0] not in "45":
                     continue
                 content = response.get("content") or {}
                 body = next(iter(content.values()), {}).get("schema", error_ref)
