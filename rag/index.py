@@ -417,10 +417,13 @@ def _build_lock(index_dir: Path):
                 f"another `rag index` (process {holder}) is building {index_dir} right now: "
                 f"wait for it to finish, then run this command again"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+        try:  # the holder's pid, for the message a second build shows (a full disk may refuse it)
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+        except OSError:
+            pass
         try:
             yield
         finally:
@@ -481,6 +484,17 @@ def _swap_in(tmp: Path, index_dir: Path) -> None:
         raise
     if backup.exists():
         shutil.rmtree(backup)
+
+
+def _disk_full(exc: BaseException, folder: Path) -> bool:
+    """Whether a write failed for want of space. numpy and FAISS report a short write without
+    ENOSPC ("63360 requested and 12256 written"), so the free space is asked as well."""
+    if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(exc):
+        return True
+    try:
+        return shutil.disk_usage(folder if folder.exists() else folder.parent).free < (1 << 20)
+    except OSError:
+        return False
 
 
 def _make_dense(vectors: np.ndarray, dim: int):
@@ -689,8 +703,7 @@ def _build(source: Path, index_dir: Path, embedder: Embedder, chunk_chars: int, 
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         _swap_in(tmp, index_dir)
     except (OSError, RuntimeError) as exc:  # RuntimeError: FAISS reports its write errors so
-        full = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(exc)
-        what = "the disk is full" if full else f"writing failed ({exc})"
+        what = "the disk is full" if _disk_full(exc, tmp) else f"writing failed ({exc})"
         raise RagError(
             f"{what} while writing the index next to {index_dir}: nothing was replaced, the previous index "
             f"(if any) is unchanged; free some space and run `rag index {source} --index-dir {index_dir}` again"

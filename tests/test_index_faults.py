@@ -181,6 +181,35 @@ def test_a_full_disk_is_a_clear_error_and_leaves_the_previous_index(corpus_copy,
     assert leftovers(index_dir) == []  # no half-written files
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 700 kB tmpfs, where it can be mounted (root, or a container that allows it)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=700k", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root); the simulated ENOSPC test covers the code path")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_really_full_disk(small_disk, corpus_copy, tmp_path):
+    files = sorted(corpus_copy.glob("*.txt"))
+    small = tmp_path / "small"
+    small.mkdir()
+    shutil.copy(files[0], small / files[0].name)
+    index_dir = small_disk / "index"
+    build_index(small, index_dir, HashEmbedder(384), progress=False)
+    before = (index_dir / "manifest.json").read_text()
+    for path in files[1:]:  # the corpus grows: its index no longer fits beside the old one
+        shutil.copy(path, small / path.name)
+    with pytest.raises(RagError, match="the disk is full while writing the index"):
+        build_index(small, index_dir, HashEmbedder(384), progress=False)
+    assert (index_dir / "manifest.json").read_text() == before
+    assert Engine.open(index_dir, HashEmbedder(384)).ask("招远2023年黄金产业总产值是多少？").citations is not None
+    assert leftovers(index_dir) == []
+
+
 def test_a_second_build_of_the_same_index_stops_with_a_message(corpus_copy, tmp_path):
     index_dir = tmp_path / "index"
     build_index(corpus_copy, index_dir, HashEmbedder(64), progress=False)
