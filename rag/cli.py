@@ -157,7 +157,7 @@ def ensure_index(settings: Settings, *, quiet: bool = False) -> None:
     embedder = make_embedder(settings.embedder)
     chunk_chars = settings.chunk_chars
     if manifest is not None:
-        built_with = manifest.get("embedder", {}).get("id")
+        built_with = manifest["embedder"].get("id") if isinstance(manifest.get("embedder"), dict) else None
         if built_with != embedder.id:
             _progress_echo(f"warning: {source} changed since {index_dir} was built, but the index was built with "
                            f"{built_with!r}, not {embedder.id!r}; it is not updated. Update it with "
