@@ -120,6 +120,14 @@ def die(*args, **kwargs):
 
 if point == "embedding":
     ix._embed = die
+elif point == "slow":  # not killed: a long embedding, while another build tries its luck
+    import time
+    real_embed = ix._embed
+    def slow(*args, **kwargs):
+        print("embedding", flush=True)
+        time.sleep(4)
+        return real_embed(*args, **kwargs)
+    ix._embed = slow
 elif point == "writing":  # articles, chunks and vectors written; FAISS next
     ix.faiss.write_index = die
 elif point == "swap":  # the old index moved aside, the new one not yet in place
@@ -220,6 +228,20 @@ def test_a_second_build_of_the_same_index_stops_with_a_message(corpus_copy, tmp_
                                            "--embedder", "hash:64"])
         assert result.exit_code == 1 and "wait for it to finish" in result.output
     assert build_index(corpus_copy, index_dir, HashEmbedder(64), progress=False).unchanged  # lock released
+
+
+def test_two_rag_index_processes_at_once(corpus_copy, tmp_path):
+    index_dir = tmp_path / "index"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    first = subprocess.Popen([sys.executable, "-c", KILLER, "slow", str(corpus_copy), str(index_dir)], cwd=ROOT,
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert first.stdout.readline().strip() == "embedding"  # the first build holds the lock now
+    second = subprocess.run([sys.executable, "-m", "rag", "index", str(corpus_copy), "--index-dir", str(index_dir),
+                             "--embedder", "hash:64"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 1
+    assert f"another `rag index` (process {first.pid}) is building {index_dir}" in second.stderr
+    assert first.wait(timeout=120) == 0
+    assert load_index(index_dir).manifest["counts"]["chunks"] > 0 and leftovers(index_dir) == []
 
 
 def test_a_file_that_changes_while_it_is_indexed_is_read_again(corpus_copy, tmp_path, monkeypatch):
