@@ -117,7 +117,7 @@ def test_the_chat_page_is_guarded_by_the_api_key(engine):
                          ids=["open", "key-and-rate-limit"])
 def test_schemathesis_finds_no_contract_failure(hash_index, tmp_path, env):
     """Every operation of the live schema, every check, against the real server."""
-    from tests.test_server import ROOT, start_server, stop_server
+    from test_server import ROOT, start_server, stop_server
 
     proc, base = start_server(hash_index, "--embedder", "hash:384", env=env, cwd=ROOT)
     try:

@@ -99,7 +99,7 @@ def test_serve_never_replaces_the_users_index(tmp_path):
     """The issue's scenario: `rag index my_archive.jsonl --index-dir my_index`, then `rag serve
     --index-dir my_index` from a folder that has the bundled corpus/. The server must serve the
     archive's index as it is, not rebuild it from corpus/."""
-    from tests.test_cli import ARCHIVE
+    from test_cli import ARCHIVE
 
     archive = tmp_path / "my_archive.jsonl"
     archive.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in ARCHIVE), encoding="utf-8")
