@@ -6,6 +6,9 @@ Sections (each can be skipped):
 - inproc: p50/p95 of each retrieval leg, fused search and `ask`, over the gold questions.
 - http: the real server (`rag serve`) under 1 and 8 concurrent clients: requests/s, p50, p95,
   errors; the server's RSS and start-up time.
+- soak: the real server under 16 clients for 60 s mixing /ask, /ask/stream read to the end,
+  /ask/stream cut by the client after the first piece, /search and follow-ups with history:
+  requests/s, p50/p95/p99, errors, and the server's RSS and threads before and after.
 - scale: the 68k-article news file split into 1k/10k/100k chunks, embedded with the hash
   embedder (real embedding of 100k chunks would take hours on two cores): BM25 (rank-bm25
   and the sparse scorer side by side), dense (flat and HNSW, with HNSW's recall@10 against
@@ -44,12 +47,13 @@ DEFAULT_QUESTIONS = [
 ]
 
 
-def _pct(samples: list[float]) -> dict[str, float]:
+def _pct(samples: list[float], p99: bool = False) -> dict[str, float]:
     if not samples:
-        return {"p50_ms": float("nan"), "p95_ms": float("nan"), "n": 0}
+        return {"p50_ms": float("nan"), "p95_ms": float("nan"), **({"p99_ms": float("nan")} if p99 else {}), "n": 0}
     return {
         "p50_ms": round(float(np.percentile(samples, 50)), 2),
         "p95_ms": round(float(np.percentile(samples, 95)), 2),
+        **({"p99_ms": round(float(np.percentile(samples, 99)), 2)} if p99 else {}),
         "n": len(samples),
     }
 
@@ -70,6 +74,13 @@ def _rss_mb(pid: int | None = None) -> float:
         if line.startswith("VmRSS:"):
             return round(int(line.split()[1]) / 1024, 1)
     return float("nan")
+
+
+def _threads(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    return -1
 
 
 def _questions(gold: Path | None) -> list[str]:
@@ -173,38 +184,141 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def bench_http(index_dir: Path, questions: list[str], per_client: int, ui: bool = True) -> dict[str, Any]:
+def _start_server(index_dir: Path, ui: bool, embedder: str | None) -> tuple[subprocess.Popen, str, float]:
+    """`rag serve` in a subprocess on a free port; returns it once /health answers 200."""
     import httpx
 
     port = _free_port()
     command = [sys.executable, "-m", "rag", "serve", "--port", str(port), "--index-dir", str(index_dir)]
+    if embedder:
+        command += ["--embedder", embedder]
     if not ui:
         command.append("--no-ui")
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError("the server exited during start-up; run `rag serve` to see why")
+        try:
+            if httpx.get(base + "/health", timeout=1).status_code == 200:
+                return proc, base, time.perf_counter() - started
+        except httpx.HTTPError:
+            time.sleep(0.1)
+        if time.perf_counter() - started > 300:
+            _stop_server(proc)
+            raise RuntimeError("the server did not start within 300 s")
+
+
+def _stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
     try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError("the server exited during start-up; run `rag serve` to see why")
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-            if time.perf_counter() - started > 300:
-                raise RuntimeError("the server did not start within 300 s")
-        startup_s = time.perf_counter() - started
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def bench_http(index_dir: Path, questions: list[str], per_client: int, ui: bool = True,
+               embedder: str | None = None) -> dict[str, Any]:
+    proc, base, startup_s = _start_server(index_dir, ui, embedder)
+    try:
         single = _load(base, questions, 1, per_client)
         concurrent = _load(base, questions, 8, per_client)
         return {"startup_s": round(startup_s, 2), "rss_mb": _rss_mb(proc.pid), "ui_mounted": ui,
                 "one_client": single, "eight_clients": concurrent}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop_server(proc)
+
+
+# A follow-up: the question before, the server's answer, and a question that needs them.
+FOLLOW_UPS = [
+    ("2023年招远市地区生产总值增长多少？", "那胶州呢？"),
+    ("环翠区有多少家高新技术企业？", "那招远呢？"),
+    ("招远2023年黄金产业总产值是多少？", "2022年呢？"),
+]
+SOAK_OPS = ("ask", "stream", "search", "followup", "stream_cut")
+
+
+def _soak_request(client, base: str, op: str, question: str, turn: int) -> bool:
+    """One request of the soak mix; True when it got what a client expects."""
+    if op == "ask":
+        return client.post(base + "/ask", json={"question": question}).status_code == 200
+    if op == "search":
+        return client.post(base + "/search", json={"query": question, "top_k": 5}).status_code == 200
+    if op == "followup":
+        first, follow = FOLLOW_UPS[turn % len(FOLLOW_UPS)]
+        history = [{"role": "user", "content": first}, {"role": "assistant", "content": "（上一轮的回答）"}]
+        return client.post(base + "/ask", json={"question": follow, "history": history}).status_code == 200
+    with client.stream("POST", base + "/ask/stream", json={"question": question}) as response:
+        if response.status_code != 200:
+            return False
+        text = ""
+        for piece in response.iter_text():
+            text += piece
+            if op == "stream_cut" and "event: delta" in text:
+                return True  # the client goes away mid-answer: leaving the block closes the connection
+        return text.rstrip().split("\n\n")[-1].startswith("event: done")
+
+
+def bench_soak(index_dir: Path, questions: list[str], seconds: float = 60, clients: int = 16, ui: bool = True,
+               embedder: str | None = None) -> dict[str, Any]:
+    """The real server under `clients` concurrent clients for `seconds`, mixing every kind of request."""
+    import httpx
+
+    proc, base, _ = _start_server(index_dir, ui, embedder)
+    samples: dict[str, list[float]] = {op: [] for op in SOAK_OPS}
+    errors: dict[str, int] = {op: 0 for op in SOAK_OPS}
+    lock = threading.Lock()
+
+    def worker(offset: int, deadline: float) -> None:
+        with httpx.Client(timeout=60) as client:
+            turn = 0
+            while time.perf_counter() < deadline:
+                op = SOAK_OPS[(offset + turn) % len(SOAK_OPS)]
+                question = questions[(offset * 7 + turn) % len(questions)]
+                started = time.perf_counter()
+                try:
+                    ok = _soak_request(client, base, op, question, turn)
+                except httpx.HTTPError:
+                    ok = False
+                elapsed = (time.perf_counter() - started) * 1000
+                with lock:
+                    samples[op].append(elapsed)
+                    errors[op] += 0 if ok else 1
+                turn += 1
+
+    def run(duration: float) -> float:
+        deadline = time.perf_counter() + duration
+        threads = [threading.Thread(target=worker, args=(i, deadline)) for i in range(clients)]
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return time.perf_counter() - started
+
+    try:
+        run(min(5.0, seconds / 4))  # warm-up at full concurrency: the server's thread pool and caches fill
+        for op in SOAK_OPS:
+            samples[op].clear()
+            errors[op] = 0
+        time.sleep(0.5)
+        rss_start, threads_start = _rss_mb(proc.pid), _threads(proc.pid)
+        wall = run(seconds)
+        time.sleep(1.0)  # let cut streams finish on the server
+        rss_end, threads_end = _rss_mb(proc.pid), _threads(proc.pid)
+    finally:
+        _stop_server(proc)
+    every = [v for op in SOAK_OPS for v in samples[op]]
+    return {
+        "seconds": round(wall, 1), "clients": clients, "ui_mounted": ui,
+        "requests": len(every), "errors": sum(errors.values()), "rps": round(len(every) / wall, 1),
+        **_pct(every, p99=True),
+        "by_kind": {op: {**_pct(samples[op], p99=True), "errors": errors[op]} for op in SOAK_OPS},
+        "rss_mb_start": rss_start, "rss_mb_end": rss_end,
+        "rss_growth_pct": round((rss_end - rss_start) / rss_start * 100, 1),
+        "threads_start": threads_start, "threads_end": threads_end,
+    }
 
 
 def bench_scale(sizes: list[int], n_queries: int = 50, news: Path | None = None) -> list[dict[str, Any]]:
@@ -279,11 +393,13 @@ def run_bench(
     corpus: Path = ROOT / "corpus",
     embedder: str = "e5",
     gold: Path | None = ROOT / "eval" / "gold.jsonl",
-    sections: tuple[str, ...] = ("build", "inproc", "http", "scale"),
+    sections: tuple[str, ...] = ("build", "inproc", "http", "soak", "scale"),
     sizes: tuple[int, ...] = (1_000, 10_000, 100_000),
     repeat: int = 3,
     per_client: int = 25,
     work_dir: Path | None = None,
+    soak_seconds: float = 60,
+    soak_clients: int = 16,
 ) -> dict[str, Any]:
     questions = _questions(gold)
     result: dict[str, Any] = {
@@ -295,7 +411,7 @@ def run_bench(
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
         work = Path(tmp)
         index_dir = work / "index"
-        if {"build", "inproc", "http"} & set(sections):
+        if {"build", "inproc", "http", "soak"} & set(sections):
             _say("build: indexing the corpus with the real embedder")
             result["build"] = bench_build(corpus, embedder, work)
         if "inproc" in sections:
@@ -303,7 +419,10 @@ def run_bench(
             result["inproc"] = bench_inproc(index_dir, questions, repeat)
         if "http" in sections:
             _say("http: starting the real server")
-            result["http"] = bench_http(index_dir, questions, per_client)
+            result["http"] = bench_http(index_dir, questions, per_client, embedder=embedder)
+        if "soak" in sections:
+            _say(f"soak: {soak_clients} clients for {soak_seconds:g} s against the real server")
+            result["soak"] = bench_soak(index_dir, questions, soak_seconds, soak_clients, embedder=embedder)
     if "scale" in sections:
         _say(f"scale: {', '.join(map(str, sizes))} chunks")
         result["scale"] = bench_scale(list(sizes))
@@ -339,6 +458,14 @@ def format_bench(result: dict[str, Any]) -> str:
             v = h[key]
             lines.append(f"  {v['clients']:>7} {v['requests']:>9} {v['errors']:>7} {v['rps']:>8} "
                          f"{v['p50_ms']:>8} {v['p95_ms']:>8}")
+    if "soak" in result:
+        k = result["soak"]
+        lines.append(f"\nsoak: {k['clients']} clients for {k['seconds']} s, {k['requests']} requests, "
+                     f"{k['rps']} req/s, errors {k['errors']}; server RSS {k['rss_mb_start']} -> {k['rss_mb_end']} MB "
+                     f"({k['rss_growth_pct']:+}%), threads {k['threads_start']} -> {k['threads_end']}")
+        lines.append("  kind        requests  errors   p50 ms   p95 ms   p99 ms")
+        for name, v in [*k["by_kind"].items(), ("all", {**k, "n": k["requests"]})]:
+            lines.append(f"  {name:<10} {v['n']:>9} {v['errors']:>7} {v['p50_ms']:>8} {v['p95_ms']:>8} {v['p99_ms']:>8}")
     if "scale" in result:
         lines.append("\nscale (hash embedder; p50 ms)")
         lines.append("   chunks  bm25 sparse  rank-bm25  flat   hnsw (recall@10)  fused   +RSS MB")

@@ -117,20 +117,57 @@ def _progress_echo(message: str) -> None:
 
 
 def ensure_index(settings: Settings, *, quiet: bool = False) -> None:
-    """Build the index from the corpus when it is missing, update it when the corpus changed."""
-    from rag.index import index_status
+    """Build the index when there is none; update it when the corpus it was built from changed.
 
-    status = index_status(settings.index_dir, settings.corpus_dir) if settings.corpus_dir.exists() else "fresh"
-    if status == "fresh":
+    An index is only ever updated from the corpus its manifest records, and only with the
+    embedder and chunk size it was built with. A corpus named on purpose (`--corpus`,
+    RAG_CORPUS_DIR) other than that one is an error naming both. A damaged index, or one
+    whose corpus is gone, is left as it is: loading it says what is wrong and how to repair it.
+    """
+    from rag.errors import IndexConflictError
+    from rag.index import index_manifest, index_source, index_status, repair_command
+
+    index_dir = settings.index_dir
+    manifest = index_manifest(index_dir)
+    recorded = index_source(index_dir)
+    named = settings.corpus_dir if "corpus_dir" in settings.model_fields_set else None
+    if recorded is not None and named is not None and named.resolve() != recorded:
+        raise IndexConflictError(
+            f"the index at {index_dir} was built from {recorded}, not from {named}: serve it as it is with "
+            f"`rag serve --index-dir {index_dir}` (it is updated from its own corpus), or replace it with an "
+            f"index of {named} on purpose with `rag index {named} --index-dir {index_dir} --rebuild`"
+        )
+    if manifest is not None and recorded is None:
+        return  # an index that does not say where it came from is served as it is
+    source = recorded or settings.corpus_dir
+    if not source.exists():
+        if recorded is not None and not quiet:
+            _progress_echo(f"warning: {source}, the corpus {index_dir} was built from, is not there; "
+                           f"serving the index as it is")
         return
-    if not quiet:
-        what = "no index yet" if status == "missing" else "the corpus changed since the index was built"
-        _progress_echo(f"{what}: indexing {settings.corpus_dir} into {settings.index_dir} …")
+    status = index_status(index_dir, source)
+    if status in ("fresh", "damaged"):
+        if status == "damaged" and not quiet:
+            _progress_echo(f"warning: the index at {index_dir} is damaged; it is left as it is. "
+                           f"Repair it with {repair_command(index_dir, manifest)}")
+        return
     from rag.embedders import make_embedder
     from rag.index import build_index
 
-    report = build_index(settings.corpus_dir, settings.index_dir, make_embedder(settings.embedder),
-                         chunk_chars=settings.chunk_chars, progress=not quiet)
+    embedder = make_embedder(settings.embedder)
+    chunk_chars = settings.chunk_chars
+    if manifest is not None:
+        built_with = manifest["embedder"].get("id") if isinstance(manifest.get("embedder"), dict) else None
+        if built_with != embedder.id:
+            _progress_echo(f"warning: {source} changed since {index_dir} was built, but the index was built with "
+                           f"{built_with!r}, not {embedder.id!r}; it is not updated. Update it with "
+                           f"`rag index {source} --index-dir {index_dir} --embedder <the one it was built with>`")
+            return
+        chunk_chars = manifest.get("chunk_chars", chunk_chars)
+    if not quiet:
+        _progress_echo(f"no index yet: indexing {source} into {index_dir} …" if status == "missing" else
+                       f"{source} changed since the index was built: updating {index_dir} from it …")
+    report = build_index(source, index_dir, embedder, chunk_chars=chunk_chars, progress=not quiet)
     for warning in report.warnings:
         _progress_echo(f"warning: {warning}")
     if not quiet:
@@ -142,18 +179,23 @@ def ensure_index(settings: Settings, *, quiet: bool = False) -> None:
 @click.option("--index-dir", type=click.Path(path_type=Path), help="where the index lives (default: index/)")
 @click.option("--embedder", help="e5 (default), e5-nano, st:<model folder or name>, hash:384")
 @click.option("--chunk-chars", type=int, help="maximum chunk length in characters (default 300)")
-@click.option("--rebuild", is_flag=True, help="ignore the previous index and embed everything again")
+@click.option("--rebuild", is_flag=True,
+              help="ignore the previous index (even one of another corpus) and embed everything again")
 @click.option("--json", "as_json", is_flag=True, help="print the build report as JSON")
 def index_cmd(path, index_dir, embedder, chunk_chars, rebuild, as_json):
-    """Build or update the index of a corpus folder or file (default: corpus/).
+    """Build or update the index of a corpus folder or file (default: the corpus the index
+    was built from, else corpus/).
 
     Only files that changed since the last build are read again, and only chunks whose
-    text changed are embedded again; removed files disappear from the index.
+    text changed are embedded again; removed files disappear from the index. An index of
+    another corpus is replaced only with --rebuild; one build of an index at a time.
 
     Example: rag index corpus --index-dir index
     """
+    from rag.index import index_source
+
     settings = _settings(index_dir=index_dir, embedder=embedder, chunk_chars=chunk_chars)
-    source = path or settings.corpus_dir
+    source = path or index_source(settings.index_dir) or settings.corpus_dir
     from rag.embedders import make_embedder
     from rag.index import build_index
 
@@ -240,13 +282,15 @@ def search_cmd(query, top_k, mode, index_dir, embedder, as_json):
 @click.option("--host", help="interface to listen on (default 127.0.0.1)")
 @click.option("--port", type=int, help="port (default 8000)")
 @click.option("--index-dir", type=click.Path(path_type=Path), help="the index (default: index/)")
-@click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path), help="corpus to index on first run")
+@click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path),
+              help="corpus to index on first run; must be the one an existing index was built from")
 @click.option("--embedder", help="e5 (default), st:<model>, hash:384")
 @click.option("--no-ui", is_flag=True, help="serve the API only, without the Gradio chat at /ui")
 def serve_cmd(host, port, index_dir, corpus_dir, embedder, no_ui):
     """Serve the chat UI (/ui) and the HTTP API (/ask, /search, /docs) with uvicorn.
 
-    On first run, with no index, it builds one from corpus/ and says so.
+    On first run, with no index, it builds one from corpus/ (or --corpus) and says so. An
+    existing index is served as it is, updated only from the corpus it was built from.
 
     Example: rag serve --port 8000
     """
@@ -358,17 +402,19 @@ def train_reader_cmd(out, mrc_dir, news, news_articles, minutes, epochs, lr, bat
 
 
 @main.command("bench")
-@click.option("--sections", default="build,inproc,http,scale", show_default=True,
-              help="any of build, inproc, http, scale")
+@click.option("--sections", default="build,inproc,http,soak,scale", show_default=True,
+              help="any of build, inproc, http, soak, scale")
 @click.option("--sizes", default="1000,10000,100000", show_default=True, help="scale sweep sizes in chunks")
 @click.option("--embedder", default="e5", show_default=True)
 @click.option("--repeat", default=3, show_default=True, help="passes over the questions for in-process timings")
 @click.option("--per-client", default=25, show_default=True, help="requests per HTTP client")
+@click.option("--soak-seconds", default=60.0, show_default=True, help="how long the soak section runs")
+@click.option("--soak-clients", default=16, show_default=True, help="concurrent clients in the soak section")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("bench/results"), show_default=True)
-def bench_cmd(sections, sizes, embedder, repeat, per_client, out_dir):
-    """Measure speed: index build, each retrieval leg, ask, HTTP under load, and scale.
+def bench_cmd(sections, sizes, embedder, repeat, per_client, soak_seconds, soak_clients, out_dir):
+    """Measure speed: index build, each retrieval leg, ask, HTTP under load, a soak, and scale.
 
-    Example: rag bench --sections inproc,http
+    Example: rag bench --sections soak --soak-seconds 60 --soak-clients 16
     """
     from datetime import datetime, timezone
 
@@ -380,6 +426,8 @@ def bench_cmd(sections, sizes, embedder, repeat, per_client, out_dir):
         sizes=tuple(int(s) for s in sizes.split(",") if s.strip()),
         repeat=repeat,
         per_client=per_client,
+        soak_seconds=soak_seconds,
+        soak_clients=soak_clients,
     )
     click.echo(format_bench(result))
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -16,3 +16,7 @@ class IndexMissingError(RagError):
 
 class IndexMismatchError(RagError):
     """The index on disk was made by another embedder or format version."""
+
+
+class IndexConflictError(RagError):
+    """The index belongs to another corpus, is not an index at all, or another build holds it."""

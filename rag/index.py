@@ -2,8 +2,9 @@
 
 Layout of an index folder::
 
-    manifest.json   format version, embedder id and dimension, tokenizer, corpus hash,
-                    per-file hashes, counts, creation time, library versions
+    manifest.json   format version, embedder id and dimension, tokenizer, the corpus it was
+                    built from (path, corpus hash, per-file hashes), counts, creation time,
+                    library versions, the byte size of each data file and a digest of itself
     articles.jsonl  the cleaned articles (for citations and GET /articles/{id})
     chunks.jsonl    one chunk a line, with its embedding key and BM25 tokens
     vectors.npy     float32 [chunks x dim], L2-normalised (np.load with allow_pickle=False)
@@ -11,18 +12,25 @@ Layout of an index folder::
     bm25/           the BM25 state (rag.bm25)
 
 Writes are atomic: a build goes into a sibling folder that replaces the old one only when
-complete, so a crash or Ctrl-C leaves the previous index usable. Rebuilding reuses every
-file whose bytes did not change and every vector whose chunk text did not change.
+complete, so a crash, Ctrl-C, SIGKILL or a full disk leaves the previous index usable. A lock
+file beside the folder (`.<name>.lock`) keeps two builds of one index apart. Rebuilding reuses
+every file whose bytes did not change and every vector whose chunk text did not change. An
+index is only ever updated from the corpus it records; loading checks that every data file
+is there at the size the build wrote and that the manifest was not edited, and says which
+command repairs it otherwise.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -36,11 +44,12 @@ from rag.bm25 import BM25
 from rag.chunking import chunk_articles
 from rag.corpus import list_corpus_files, load_corpus
 from rag.embedders import Embedder
-from rag.errors import IndexMismatchError, IndexMissingError, RagError
+from rag.errors import IndexConflictError, IndexMismatchError, IndexMissingError, InputError, RagError
 from rag.tokenize import tokenize, tokenizer_id
 from rag.types import Article, Chunk, content_id
 
-__all__ = ["BuildReport", "Index", "build_index", "index_status", "load_index", "FORMAT_VERSION"]
+__all__ = ["BuildReport", "Index", "build_index", "index_manifest", "index_source", "index_status", "load_index",
+           "repair_command", "FORMAT_VERSION"]
 
 log = logging.getLogger(__name__)
 
@@ -154,10 +163,42 @@ class Index:
 
 # ---------------------------------------------------------------------------- loading
 
+# The files of a complete index (besides manifest.json and bm25/).
+DATA_FILES = ("articles.jsonl", "chunks.jsonl", "vectors.npy", "dense.faiss")
+
 
 def _read_jsonl(path: Path) -> list[dict]:
+    rows = []
     with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path.name} line {number} is not valid JSON (cut short?)") from exc
+    return rows
+
+
+def _digest(manifest: dict[str, Any]) -> str:
+    """sha256 of the manifest without its own digest: a hand edit no longer matches it."""
+    body = {k: v for k, v in manifest.items() if k != "digest"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def _sizes(folder: Path) -> dict[str, int]:
+    """Byte size of every data file in an index folder (manifest and READMEs aside)."""
+    return {
+        path.relative_to(folder).as_posix(): path.stat().st_size
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != "manifest.json" and not path.name.lower().startswith("readme")
+    }
+
+
+def repair_command(index_dir: Path, manifest: dict[str, Any] | None = None, extra: str = "") -> str:
+    """The command that rebuilds this index from the corpus it records (or corpus/)."""
+    source = (manifest or {}).get("source") or "corpus"
+    return f"`rag index {source} --index-dir {index_dir} --rebuild{extra}`"
 
 
 def _read_manifest(index_dir: Path) -> dict[str, Any]:
@@ -165,33 +206,91 @@ def _read_manifest(index_dir: Path) -> dict[str, Any]:
     if not manifest_path.exists():
         _recover_swap(index_dir)
     if not manifest_path.exists():
+        if index_dir.is_dir() and any(index_dir.glob("*.jsonl")):
+            raise IndexMismatchError(
+                f"the index at {index_dir} is damaged: manifest.json is missing; rebuild with "
+                f"`rag index <its corpus> --index-dir {index_dir} --rebuild`"
+            )
         raise IndexMissingError(
             f"no index at {index_dir}: build one with `rag index corpus --index-dir {index_dir}`"
         )
     try:
-        return json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
         raise IndexMismatchError(
             f"the index manifest at {manifest_path} is unreadable ({exc}): "
-            f"rebuild with `rag index corpus --index-dir {index_dir} --rebuild`"
+            f"rebuild with {repair_command(index_dir)}"
         ) from exc
+    if not isinstance(manifest, dict):
+        raise IndexMismatchError(f"the index manifest at {manifest_path} is not a JSON object: "
+                                 f"rebuild with {repair_command(index_dir)}")
+    return manifest
+
+
+def _check_manifest(index_dir: Path, manifest: dict[str, Any]) -> None:
+    """Refuse a manifest that was edited by hand or lacks what loading needs."""
+    rebuild = f"rebuild with {repair_command(index_dir, manifest)}"
+    if "digest" in manifest and manifest["digest"] != _digest(manifest):
+        raise IndexMismatchError(
+            f"the index at {index_dir} is damaged: manifest.json was changed after the build "
+            f"(its digest no longer matches): {rebuild}"
+        )
+    embedder = manifest.get("embedder")
+    if not (isinstance(embedder, dict) and isinstance(embedder.get("id"), str)
+            and isinstance(embedder.get("dim"), int)):
+        raise IndexMismatchError(
+            f"the index at {index_dir} is damaged: manifest.json has no valid embedder id and dimension: {rebuild}"
+        )
+
+
+def _check_files(index_dir: Path, manifest: dict[str, Any]) -> None:
+    """Every data file present, at the size the build wrote (a cut-short file is caught here)."""
+    rebuild = f"rebuild with {repair_command(index_dir, manifest)}"
+    expected = manifest.get("sizes")
+    names = list(expected) if isinstance(expected, dict) else [*DATA_FILES, "bm25"]
+    for name in names:
+        path = index_dir / name
+        if not path.exists():
+            raise IndexMismatchError(f"the index at {index_dir} is damaged: {name} is missing: {rebuild}")
+        if isinstance(expected, dict) and path.stat().st_size != expected[name]:
+            raise IndexMismatchError(
+                f"the index at {index_dir} is damaged: {name} is {path.stat().st_size} bytes, the build "
+                f"wrote {expected[name]} (cut short or overwritten): {rebuild}"
+            )
+
+
+def index_manifest(index_dir: Path) -> dict[str, Any] | None:
+    """The manifest of the index at index_dir; None when there is none or it is unreadable."""
+    try:
+        return _read_manifest(Path(index_dir))
+    except RagError:
+        return None
+
+
+def index_source(index_dir: Path) -> Path | None:
+    """The corpus (folder or file) the index at index_dir was built from, as recorded in its
+    manifest; None when there is no readable index there or it does not say."""
+    source = (index_manifest(index_dir) or {}).get("source")
+    return Path(source) if isinstance(source, str) and source else None
 
 
 def load_index(index_dir: Path, embedder_id: str | None = None) -> Index:
-    """Load an index; refuse one written by another format or embedder."""
+    """Load an index; refuse one written by another format or embedder, or damaged."""
     index_dir = Path(index_dir)
     manifest = _read_manifest(index_dir)
-    rebuild = f"rebuild with `rag index corpus --index-dir {index_dir} --rebuild`"
+    rebuild = f"rebuild with {repair_command(index_dir, manifest)}"
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexMismatchError(
             f"the index at {index_dir} has format version {manifest.get('format_version')!r}, "
             f"this version of rag reads version {FORMAT_VERSION}: {rebuild}"
         )
+    _check_manifest(index_dir, manifest)
     built_with = manifest["embedder"]["id"]
     if embedder_id is not None and built_with != embedder_id:
         raise IndexMismatchError(
             f"the index at {index_dir} was built with the embedder {built_with!r}, but the embedder "
-            f"in use is {embedder_id!r}: {rebuild} --embedder <yours>, or set RAG_EMBEDDER to match"
+            f"in use is {embedder_id!r}: rebuild with {repair_command(index_dir, manifest, ' --embedder <yours>')}, "
+            f"or set RAG_EMBEDDER to match"
         )
     if manifest.get("tokenizer") != tokenizer_id():
         raise IndexMismatchError(
@@ -204,15 +303,22 @@ def load_index(index_dir: Path, embedder_id: str | None = None) -> Index:
             log.warning(
                 "index written with %s %s, running %s", name, manifest["versions"][name], now.get(name)
             )
+    _check_files(index_dir, manifest)
     try:
         articles = {r["article"]["id"]: Article(**r["article"]) for r in _read_jsonl(index_dir / "articles.jsonl")}
         rows = _read_jsonl(index_dir / "chunks.jsonl")
         chunks = [Chunk(**row["chunk"]) for row in rows]
+        tokens = [row["tokens"] for row in rows]
         vectors = np.load(index_dir / "vectors.npy", allow_pickle=False)
         dense = faiss.read_index(str(index_dir / "dense.faiss"))
         bm25 = BM25.load(index_dir / "bm25")
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexMismatchError(f"the index at {index_dir} is incomplete or damaged ({exc}): {rebuild}") from exc
+    if vectors.ndim != 2 or vectors.shape[1] != manifest["embedder"]["dim"] or dense.d != vectors.shape[1]:
+        raise IndexMismatchError(
+            f"the index at {index_dir} is damaged: vectors of shape {vectors.shape}, FAISS dimension {dense.d}, "
+            f"the manifest says {manifest['embedder']['dim']}: {rebuild}"
+        )
     if not (len(chunks) == vectors.shape[0] == dense.ntotal == len(bm25)):
         raise IndexMismatchError(
             f"the index at {index_dir} is inconsistent ({len(chunks)} chunks, {vectors.shape[0]} vectors, "
@@ -220,18 +326,18 @@ def load_index(index_dir: Path, embedder_id: str | None = None) -> Index:
         )
     if isinstance(dense, faiss.IndexHNSW):
         dense.hnsw.efSearch = HNSW_EF_SEARCH
-    tokens = [row["tokens"] for row in rows]
     return Index(index_dir, manifest, articles, chunks, vectors, dense, bm25, tokens)
 
 
 def index_status(index_dir: Path, source: Path) -> str:
-    """"missing", "stale" (the corpus changed since the build) or "fresh"."""
+    """"missing", "damaged" (no readable manifest), "stale" (the corpus changed since the
+    build) or "fresh"."""
     try:
         manifest = _read_manifest(Path(index_dir))
     except IndexMissingError:
         return "missing"
     except RagError:
-        return "stale"
+        return "damaged"
     files = {name: _file_sha(path) for name, path in _named_files(Path(source))}
     return "fresh" if manifest.get("corpus_hash") == _corpus_hash(files) else "stale"
 
@@ -276,12 +382,88 @@ def _previous(index_dir: Path, embedder_id: str, chunk_chars: int) -> _Previous 
         return None
 
 
-def _recover_swap(index_dir: Path) -> None:
-    """Finish a swap that a crash interrupted between its two renames."""
+def _lock_path(index_dir: Path) -> Path:
+    # Beside the index, not in it: the index folder itself is replaced by each build.
+    return index_dir.with_name(f".{index_dir.name}.lock")
+
+
+def _build_running(index_dir: Path) -> bool:
+    """Whether a `rag index` process holds the build lock of index_dir right now."""
+    path = _lock_path(index_dir)
+    if not path.exists():
+        return False
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+@contextmanager
+def _build_lock(index_dir: Path):
+    """One build of an index folder at a time. The lock is an flock on a file beside the index,
+    so the kernel releases it when its process dies, even by SIGKILL: no stale locks."""
+    path = _lock_path(index_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise IndexConflictError(
+                f"another `rag index` (process {holder}) is building {index_dir} right now: "
+                f"wait for it to finish, then run this command again"
+            ) from None
+        try:  # the holder's pid, for the message a second build shows (a full disk may refuse it)
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+        except OSError:
+            pass
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _clean_leftovers(index_dir: Path) -> None:
+    """Remove what killed builds left beside the index (half-written build folders, an old
+    backup next to a complete index). Called with the build lock held, so none is live."""
+    for path in index_dir.parent.glob(f".{index_dir.name}.building-*"):
+        shutil.rmtree(path, ignore_errors=True)
+        log.warning("removed %s, left by an interrupted build", path)
     backup = index_dir.with_name(f".{index_dir.name}.previous")
-    if not index_dir.exists() and backup.exists():
+    if backup.exists() and (index_dir / "manifest.json").exists():
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def _recover_swap(index_dir: Path, locked: bool = False) -> None:
+    """Finish a swap that a crash interrupted between its two renames (not while another
+    process builds: it may be between them right now)."""
+    backup = index_dir.with_name(f".{index_dir.name}.previous")
+    if not index_dir.exists() and backup.exists() and (locked or not _build_running(index_dir)):
         os.replace(backup, index_dir)
         log.warning("restored the previous index at %s after an interrupted build", index_dir)
+
+
+def _check_target(index_dir: Path) -> None:
+    """Refuse to replace a folder that holds something other than an index."""
+    if not index_dir.exists():
+        return
+    if not index_dir.is_dir():
+        raise IndexConflictError(f"{index_dir} is a file, not an index folder: choose another --index-dir")
+    known = {*DATA_FILES, "manifest.json", "bm25"}
+    foreign = sorted(p.name for p in index_dir.iterdir()
+                     if p.name not in known and not p.name.lower().startswith("readme"))
+    if foreign:
+        raise IndexConflictError(
+            f"{index_dir} holds files that are not part of an index ({', '.join(foreign[:5])}"
+            f"{', …' if len(foreign) > 5 else ''}): rag will not replace them; choose an empty or new --index-dir"
+        )
 
 
 def _swap_in(tmp: Path, index_dir: Path) -> None:
@@ -294,9 +476,25 @@ def _swap_in(tmp: Path, index_dir: Path) -> None:
         shutil.copy2(path, tmp / path.name)
     if index_dir.exists():
         os.replace(index_dir, backup)
-    os.replace(tmp, index_dir)
+    try:
+        os.replace(tmp, index_dir)
+    except BaseException:
+        if backup.exists() and not index_dir.exists():
+            os.replace(backup, index_dir)
+        raise
     if backup.exists():
         shutil.rmtree(backup)
+
+
+def _disk_full(exc: BaseException, folder: Path) -> bool:
+    """Whether a write failed for want of space. numpy and FAISS report a short write without
+    ENOSPC ("63360 requested and 12256 written"), so the free space is asked as well."""
+    if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(exc):
+        return True
+    try:
+        return shutil.disk_usage(folder if folder.exists() else folder.parent).free < (1 << 20)
+    except OSError:
+        return False
 
 
 def _make_dense(vectors: np.ndarray, dim: int):
@@ -323,6 +521,44 @@ def _embed(embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:
     return out
 
 
+def _check_owner(index_dir: Path, source: Path) -> None:
+    """Refuse to turn the index of one corpus into the index of another without --rebuild."""
+    recorded = index_source(index_dir)
+    if recorded is not None and recorded != source.resolve():
+        raise IndexConflictError(
+            f"the index at {index_dir} was built from {recorded}, not from {source}: update it from its own "
+            f"corpus with `rag index {recorded} --index-dir {index_dir}`, or replace it with an index of "
+            f"{source} on purpose with `rag index {source} --index-dir {index_dir} --rebuild`"
+        )
+
+
+def _hash_files(named: list[tuple[str, Path]], warnings: list[str]) -> dict[str, str]:
+    files = {}
+    for name, path in named:
+        try:
+            files[name] = _file_sha(path)
+        except FileNotFoundError:
+            warnings.append(f"{name} disappeared while the corpus was being read; left out")
+    return files
+
+
+def _load_file(name: str, path: Path, sha: str) -> tuple[Any, str] | None:
+    """The articles of one corpus file and the hash of the bytes they came from; None when
+    the file disappeared. A file that changes while it is read is read again."""
+    for _ in range(3):
+        try:
+            loaded = load_corpus(path)
+            after = _file_sha(path)
+        except (FileNotFoundError, InputError):
+            if not path.exists():
+                return None
+            raise
+        if after == sha:
+            return loaded, sha
+        sha = after  # it changed while being read: read it again, as it is now
+    raise RagError(f"{name} kept changing while it was being indexed: run `rag index` again once it is written")
+
+
 def build_index(
     source: Path,
     index_dir: Path,
@@ -332,17 +568,34 @@ def build_index(
     rebuild: bool = False,
     progress: bool = True,
 ) -> BuildReport:
-    """Build or incrementally update the index of a corpus folder or file."""
-    started = time.perf_counter()
+    """Build or incrementally update the index of a corpus folder or file.
+
+    One build of an index folder at a time (a lock file beside it; a second build stops
+    with a message). The folder is replaced only when it holds an index of this same
+    corpus, or with rebuild=True; a folder holding other files is never replaced.
+    """
     source, index_dir = Path(source), Path(index_dir)
+    with _build_lock(index_dir):
+        _recover_swap(index_dir, locked=True)
+        _clean_leftovers(index_dir)
+        _check_target(index_dir)
+        if not rebuild:
+            _check_owner(index_dir, source)
+        return _build(source, index_dir, embedder, chunk_chars, rebuild, progress)
+
+
+def _build(source: Path, index_dir: Path, embedder: Embedder, chunk_chars: int, rebuild: bool,
+           progress: bool) -> BuildReport:
+    started = time.perf_counter()
     named = _named_files(source)
-    files = {name: _file_sha(path) for name, path in named}
-    _recover_swap(index_dir)
+    warnings: list[str] = []
+    files = _hash_files(named, warnings)
+    named = [(name, path) for name, path in named if name in files]
     previous = None if rebuild else _previous(index_dir, embedder.id, chunk_chars)
     old_files: dict[str, str] = previous.manifest.get("files", {}) if previous else {}
     if previous and not previous.same_chunking:
         old_files = {name: "" for name in old_files}  # read everything again, reuse vectors
-    report = BuildReport(str(index_dir), 0, 0, 0, 0)
+    report = BuildReport(str(index_dir), 0, 0, 0, 0, warnings=warnings)
     report.files_added = sorted(set(files) - set(old_files))
     report.files_removed = sorted(set(old_files) - set(files))
     report.files_changed = sorted(n for n in files if n in old_files and old_files[n] != files[n])
@@ -372,7 +625,15 @@ def build_index(
     for name, path in named:
         if name in unchanged:
             continue
-        loaded = load_corpus(path)
+        found = _load_file(name, path, files[name])
+        if found is None:
+            report.warnings.append(f"{name} disappeared while it was being indexed; left out")
+            del files[name]
+            for names in (report.files_added, report.files_changed):
+                if name in names:
+                    names.remove(name)
+            continue
+        loaded, files[name] = found
         report.warnings += loaded.warnings
         for article in loaded.articles:
             if not path.name.endswith((".jsonl", ".jsonl.gz")) and article.source != name:
@@ -425,8 +686,8 @@ def build_index(
     tmp = index_dir.with_name(f".{index_dir.name}.building-{os.getpid()}")
     if tmp.exists():
         shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
     try:
+        tmp.mkdir(parents=True)
         with (tmp / "articles.jsonl").open("w", encoding="utf-8") as handle:
             for name, article in articles:
                 handle.write(json.dumps({"file": name, "article": article.to_dict()}, ensure_ascii=False) + "\n")
@@ -437,8 +698,16 @@ def build_index(
         np.save(tmp / "vectors.npy", vectors, allow_pickle=False)
         faiss.write_index(_make_dense(vectors, embedder.dim), str(tmp / "dense.faiss"))
         BM25.build(tokens).save(tmp / "bm25")
+        manifest["sizes"] = _sizes(tmp)
+        manifest["digest"] = _digest(manifest)
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         _swap_in(tmp, index_dir)
+    except (OSError, RuntimeError) as exc:  # RuntimeError: FAISS reports its write errors so
+        what = "the disk is full" if _disk_full(exc, tmp) else f"writing failed ({exc})"
+        raise RagError(
+            f"{what} while writing the index next to {index_dir}: nothing was replaced, the previous index "
+            f"(if any) is unchanged; free some space and run `rag index {source} --index-dir {index_dir}` again"
+        ) from exc
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

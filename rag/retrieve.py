@@ -7,8 +7,10 @@ Near-duplicate chunks (the same paragraph printed twice) are dropped before the 
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 import numpy as np
@@ -27,6 +29,17 @@ MODES = ("hybrid", "dense", "bm25")
 RRF_K = 60
 CANDIDATES = 50  # per leg, before fusion
 DUPLICATE_JACCARD = 0.8  # character 4-gram overlap above which two chunks count as one
+
+
+def _is_date(value: object) -> bool:
+    """A real calendar date written YYYY-MM-DD ("2024-13-99" is not one)."""
+    if not (isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass
@@ -51,8 +64,8 @@ class Filters:
         filters = cls(sources, data.get("date_from"), data.get("date_to"), data.get("place"))
         for name in ("date_from", "date_to"):
             value = getattr(filters, name)
-            if value is not None and not (isinstance(value, str) and len(value) >= 4 and value[:4].isdigit()):
-                raise InputError(f"{name} must be a date like 2023-01-31, got {value!r}")
+            if value is not None and not _is_date(value):
+                raise InputError(f"{name} must be a date in the form YYYY-MM-DD, such as 2023-01-31; got {value!r}")
         return filters
 
     def mask(self, chunks: list[Chunk]) -> np.ndarray:

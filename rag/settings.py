@@ -29,7 +29,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
-    api_key: str | None = None  # when set, requests must send it in the X-API-Key header
+    api_key: str | None = None  # when set, requests must send it in the X-API-Key header (the chat page too)
+    ui_public: bool = False  # with api_key set, serve the chat page at /ui to anyone all the same
+    ask_rate_limit: int | None = Field(None, ge=1)  # questions a minute per client (/ask, /ask/stream); None: off
     cors_origins: list[str] = []
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     max_question_chars: int = Field(1000, ge=10)

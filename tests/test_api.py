@@ -66,14 +66,20 @@ def test_article_and_health(client, engine):
 @pytest.mark.parametrize(
     ("body", "status", "message"),
     [
-        ({"question": ""}, 400, "the question is empty"),
-        ({"question": "   \n "}, 400, "the question is empty"),
-        ({"question": "问" * 1001}, 400, "the limit is 1000"),
+        ({"question": ""}, 422, "the question is empty"),
+        ({"question": "   \n "}, 422, "the question is empty"),
+        ({"question": "\u3000\x1c"}, 422, "the question is empty"),  # what str.strip() removes
+        ({"question": "问" * 1001}, 422, "the limit is 1000"),
+        ({"question": "招远", "top_k": True}, 422, "top_k"),
+        ({"question": "招远", "top_k": "5"}, 422, "top_k"),
+        ({"question": 5}, 422, "question"),
+        ({"question": "招远", "filters": {"date_from": "2024-13-99"}}, 400, "YYYY-MM-DD, such as 2023-01-31"),
+        ({"question": "招远", "filters": {"date_to": "2024"}}, 400, "date_to must be a date in the form YYYY-MM-DD"),
         ({"question": "招远", "top_k": 0}, 422, "top_k"),
         ({"question": "招远", "top_k": 21}, 422, "top_k"),
         ({"question": "招远", "mode": "magic"}, 422, "mode must be one of hybrid, dense, bm25"),
         ({"question": "招远", "history": [{"role": "robot", "content": "x"}]}, 422, "history"),
-        ({"question": "招远", "filters": {"colour": "red"}}, 400, "unknown filter"),
+        ({"question": "招远", "filters": {"colour": "red"}}, 422, "unknown filter 'colour'"),
         ({}, 422, "question"),
     ],
 )

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.bench import bench_inproc, bench_scale, format_bench
+from rag.bench import SOAK_OPS, bench_inproc, bench_scale, bench_soak, format_bench
 from rag.scale import NEWS_PATH
 
 
@@ -23,3 +23,15 @@ def test_scale_section_and_table(hash_index):
     table = format_bench({"created_at": "now", "machine": {"cpus": 2}, "embedder": "hash:384", "scale": rows,
                           "inproc": bench_inproc(hash_index, ["招远"], repeat=1)})
     assert "scale (hash embedder" in table and "hybrid_search" in table and "    300" in table
+
+
+@pytest.mark.slow
+def test_soak_section_against_the_real_server(hash_index):
+    """A 3-second soak with 2 clients: every kind of request, no errors, memory and threads reported."""
+    result = bench_soak(hash_index, ["招远2023年黄金产业总产值是多少？", "环翠区有多少家高新技术企业？"],
+                        seconds=3, clients=2, ui=False, embedder="hash:384")
+    assert result["errors"] == 0 and result["requests"] > 0
+    assert set(result["by_kind"]) == set(SOAK_OPS) and all(v["n"] > 0 for v in result["by_kind"].values())
+    assert result["rss_mb_start"] > 0 and result["threads_end"] > 0 and result["p99_ms"] >= result["p50_ms"]
+    table = format_bench({"created_at": "now", "machine": {"cpus": 2}, "embedder": "hash:384", "soak": result})
+    assert "soak: 2 clients" in table and "stream_cut" in table

@@ -67,7 +67,7 @@ def test_incremental_update_embeds_only_what_changed(corpus_copy, tmp_path):
 
 
 def test_other_embedder_is_refused_with_how_to_rebuild(hash_index):
-    with pytest.raises(IndexMismatchError, match=r"rag index corpus --index-dir .* --rebuild"):
+    with pytest.raises(IndexMismatchError, match=r"rag index \S*corpus --index-dir \S* --rebuild --embedder"):
         load_index(hash_index, embedder_id="multilingual-e5-small")
 
 

@@ -1,5 +1,6 @@
 """End to end: the real server (`rag serve`, uvicorn) over the real model and FAISS index."""
 
+import json
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -20,14 +22,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(index_dir: Path, *extra: str, ui: bool = False, env: dict | None = None):
+def start_server(index_dir: Path, *extra: str, ui: bool = False, env: dict | None = None, cwd: Path | None = None):
     """Start `rag serve` in a subprocess and wait until /health answers."""
     port = free_port()
     command = [sys.executable, "-m", "rag", "serve", "--port", str(port), "--index-dir", str(index_dir), *extra]
     if not ui:
         command.append("--no-ui")
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, **(env or {})})
+                            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, cwd=cwd)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 180
     while time.time() < deadline:
@@ -77,7 +79,7 @@ def test_stream_over_http(server):
 
 def test_bad_input_over_http(server):
     r = httpx.post(server + "/ask", json={"question": " "}, timeout=10)
-    assert r.status_code == 400 and "empty" in r.json()["detail"]
+    assert r.status_code == 422 and "empty" in r.json()["detail"]
 
 
 def test_first_run_builds_the_index(tmp_path, corpus_dir):
@@ -91,3 +93,33 @@ def test_first_run_builds_the_index(tmp_path, corpus_dir):
     finally:
         stop_server(proc)
     assert "no index yet: indexing" in proc.stdout.read()
+
+
+def test_serve_never_replaces_the_users_index(tmp_path):
+    """The issue's scenario: `rag index my_archive.jsonl --index-dir my_index`, then `rag serve
+    --index-dir my_index` from a folder that has the bundled corpus/. The server must serve the
+    archive's index as it is, not rebuild it from corpus/."""
+    from test_cli import ARCHIVE
+
+    archive = tmp_path / "my_archive.jsonl"
+    archive.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in ARCHIVE), encoding="utf-8")
+    index_dir = tmp_path / "my_index"
+    built = subprocess.run([sys.executable, "-m", "rag", "index", str(archive), "--index-dir", str(index_dir),
+                            "--embedder", "hash:384"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stderr
+    manifest = (index_dir / "manifest.json").read_text()
+    proc, base = start_server(index_dir, "--embedder", "hash:384", cwd=ROOT)  # ROOT holds corpus/
+    try:
+        health = httpx.get(base + "/health", timeout=5).json()
+        assert health["articles"] == len(ARCHIVE)
+        answer = httpx.post(base + "/ask", json={"question": "青岛国际啤酒节接待游客多少万人次？"}, timeout=30).json()
+        assert answer["citations"] and {c["source"] for c in answer["citations"]} == {"my_archive.jsonl"}
+        assert "680万人次" in answer["answer"]
+    finally:
+        stop_server(proc)
+    assert "indexing" not in proc.stdout.read()
+    assert (index_dir / "manifest.json").read_text() == manifest
+    refused = subprocess.run([sys.executable, "-m", "rag", "serve", "--index-dir", str(index_dir), "--corpus", "corpus",
+                              "--embedder", "hash:384", "--no-ui"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and str(archive) in refused.stderr and "--rebuild" in refused.stderr
+    assert (index_dir / "manifest.json").read_text() == manifest
