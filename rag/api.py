@@ -1,5 +1,8 @@
 """The HTTP API: POST /ask, /ask/stream, /search; GET /articles/{id}, /health; docs at /docs.
 
+Also: POST /articles and DELETE /articles/{id} (add and remove articles while serving, see
+rag.uploads and LiveEngine), and the OpenAI-compatible /v1/chat/completions (rag.openai_api).
+
 The index and the embedding model load once, in the app's lifespan, onto `app.state.engine`.
 Endpoints are plain `def`s, so FastAPI runs the CPU-bound work in its thread pool, off the
 event loop. User mistakes become 4xx answers with a message that says what to fix.
@@ -9,8 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Literal
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -18,11 +24,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from rag.engine import MAX_TOP_K, Engine
 from rag.errors import IndexMismatchError, IndexMissingError, InputError, RagError
+from rag.index import load_index
 from rag.llm import LLMClient
+from rag.openai_api import OpenAIError, make_router, openai_error
 from rag.settings import Settings
+from rag.uploads import Change, NotUploadedError, add_files, corpus_of, delete_article, record_file
 
 __all__ = ["create_app", "load_engine"]
 
@@ -64,21 +74,113 @@ def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+# How often a request looks at the index's manifest for a change made by another process
+# (`rag add`, `rag index`): one stat call at most this often.
+RELOAD_CHECK_S = 2.0
+
+
+def _stamp(index_dir: Path) -> tuple[int, int] | None:
+    try:
+        stat = (Path(index_dir) / "manifest.json").stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
+
+
+class LiveEngine:
+    """The engine the app answers with, replaced whole when the index changes.
+
+    Readers take `current()` once per request and keep that engine to the end, so an answer
+    never mixes two indexes. Writers (`update`) run one at a time under a lock, build the
+    new index beside the old one (rag.index swaps folders atomically), load it, and then
+    replace the reference in one assignment. A change made on disk by another process is
+    picked up the same way, checked at most every RELOAD_CHECK_S seconds.
+    """
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+        self._checked = time.monotonic()
+        self._stamp: tuple[int, int] | None = None
+
+    def adopt(self, engine: Engine) -> None:
+        self.app.state.engine = engine
+        self._stamp = _stamp(engine.index.path)
+
+    def current(self) -> Engine:
+        engine = self.app.state.engine
+        if engine is None:
+            raise IndexMissingError(self.app.state.engine_error or "no index is loaded")
+        if time.monotonic() - self._checked >= RELOAD_CHECK_S:
+            self._checked = time.monotonic()
+            if self._stamp is None:
+                self._stamp = _stamp(engine.index.path)
+            elif _stamp(engine.index.path) not in (None, self._stamp) and self.lock.acquire(blocking=False):
+                try:
+                    self._reload(engine)
+                finally:
+                    self.lock.release()
+        return self.app.state.engine
+
+    def _reload(self, engine: Engine) -> None:
+        try:
+            self.adopt(engine.with_index(load_index(engine.index.path, engine.embedder.id)))
+            log.info("the index at %s changed on disk; now answering from the new one", engine.index.path)
+        except RagError as exc:  # half-way through another process's swap: keep the old one, look again later
+            log.warning("index changed on disk but could not be loaded yet: %s", exc)
+
+    def update(self, change: Callable[[Engine, Path], Change]) -> Change:
+        """Run `change(engine, corpus folder)` (an add or delete) and answer from the new index."""
+        engine = self.current()
+        with self.lock:
+            engine = self.app.state.engine
+            corpus = corpus_of(engine.index.path, self.app.state.settings.corpus_dir)
+            result = change(engine, corpus)
+            self.adopt(engine.with_index(load_index(engine.index.path, engine.embedder.id)))
+        return result
+
+
 def _engine(request: Request) -> Engine:
-    engine = request.app.state.engine
-    if engine is None:
-        raise IndexMissingError(request.app.state.engine_error or "no index is loaded")
-    return engine
+    return request.app.state.live.current()
 
 
-def _check_key(request: Request, x_api_key: str | None = Header(None)) -> None:
+def _check_key(request: Request, x_api_key: str | None = Header(None),
+               authorization: str | None = Header(None, include_in_schema=False)) -> None:
     expected = request.app.state.settings.api_key
-    if expected and x_api_key != expected:
+    bearer = authorization[7:].strip() if authorization and authorization[:7].lower() == "bearer " else None
+    if expected and expected not in (x_api_key, bearer):
         raise _Unauthorized()
 
 
 class _Unauthorized(Exception):
     pass
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(..., description="what went wrong and what to do about it")
+
+
+class ArticleIn(BaseModel):
+    """One article as JSON (the other way to add one is a file upload)."""
+
+    title: str = Field("", max_length=200, examples=["日照港新航线开通"])
+    text: str = Field(..., min_length=1, description="paragraphs separated by line breaks",
+                      examples=["本报日照3月1日讯 日照港今天开通一条新的集装箱航线。"])
+    date: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2024-03-01"])
+    source: str | None = Field(None, max_length=200, description="shown as the citation's source")
+    publication: str | None = Field(None, max_length=100, examples=["大众日报"])
+
+
+def _is_openai(request: Request) -> bool:
+    return request.url.path.startswith("/v1/")
+
+
+def _error(request: Request, status: int, message: str, type_: str = "invalid_request_error",
+           param: str | None = None) -> JSONResponse:
+    """Our {"detail"} error, or OpenAI's {"error": {...}} under /v1."""
+    if _is_openai(request):
+        return openai_error(status, message, type_, param)
+    return JSONResponse({"detail": message}, status)
 
 
 def _readable(errors: list) -> str:
@@ -94,6 +196,31 @@ def _readable(errors: list) -> str:
     return "; ".join(parts)
 
 
+async def _upload_files(request: Request) -> list[tuple[str, bytes]]:
+    """(file name, bytes) from a multipart upload, or one JSON article as a .jsonl file."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "application/json":
+        try:
+            record = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InputError('the request body is not valid JSON: send {"title": "…", "text": "…"}') from exc
+        return [record_file(record)]
+    if kind == "multipart/form-data":
+        try:
+            form = await request.form()
+        except Exception as exc:  # a malformed multipart body
+            raise InputError(f"the upload could not be read ({exc}): send the file in a form field named file") from exc
+        uploads = [v for v in form.getlist("file") if hasattr(v, "read")]
+        if not uploads:
+            raise InputError("no file in the upload: send it in a form field named file")
+        return [(u.filename or "upload.txt", await u.read()) for u in uploads]
+    raise _UnsupportedMedia(kind)
+
+
+class _UnsupportedMedia(Exception):
+    pass
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """The app. Pass an engine to skip loading one (tests); otherwise the lifespan loads it."""
     settings = settings or Settings()
@@ -102,7 +229,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: FastAPI):
         if app.state.engine is None:
             try:
-                app.state.engine = load_engine(settings)
+                app.state.live.adopt(load_engine(settings))
                 log.info("index loaded from %s", settings.index_dir)
             except RagError as exc:
                 app.state.engine_error = str(exc)
@@ -118,6 +245,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.engine_error = None
+    app.state.live = LiveEngine(app)
+    if engine is not None:
+        app.state.live.adopt(engine)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])
@@ -125,32 +255,48 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
         length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_body_bytes:
-            return JSONResponse(
-                {"detail": f"request body is {length} bytes; the limit is {settings.max_body_bytes}"}, 413
-            )
+        upload = request.method == "POST" and request.url.path == "/articles"
+        limit = settings.max_upload_bytes if upload else settings.max_body_bytes
+        if length and length.isdigit() and int(length) > limit:
+            return _error(request, 413, f"request body is {length} bytes; the limit is {limit}")
         return await call_next(request)
 
     @app.exception_handler(RequestValidationError)
-    async def on_validation(_request: Request, exc: RequestValidationError):
+    async def on_validation(request: Request, exc: RequestValidationError):
+        if _is_openai(request):
+            errors = exc.errors()
+            param = ".".join(str(p) for p in errors[0].get("loc", ())[1:]) if errors else None
+            return openai_error(400, _readable(errors), param=param or None)
         return JSONResponse({"detail": _readable(exc.errors())}, 422)
+
+    @app.exception_handler(OpenAIError)
+    async def on_openai(_request: Request, exc: OpenAIError):
+        return openai_error(exc.status, exc.message, exc.type, exc.param, exc.code)
 
     @app.exception_handler(IndexMissingError)
     @app.exception_handler(IndexMismatchError)
-    async def on_no_index(_request: Request, exc: RagError):
-        return JSONResponse({"detail": f"{exc} (then restart the server)"}, 503)
+    async def on_no_index(request: Request, exc: RagError):
+        return _error(request, 503, f"{exc} (then restart the server)", "server_error")
 
     @app.exception_handler(InputError)
-    async def on_input(_request: Request, exc: InputError):
-        status = 404 if str(exc).startswith("no article") else 400
-        return JSONResponse({"detail": str(exc)}, status)
+    async def on_input(request: Request, exc: InputError):
+        status = 404 if str(exc).startswith("no article") else 409 if isinstance(exc, NotUploadedError) else 400
+        return _error(request, status, str(exc))
 
     @app.exception_handler(RagError)
-    async def on_rag(_request: Request, exc: RagError):
-        return JSONResponse({"detail": str(exc)}, 400)
+    async def on_rag(request: Request, exc: RagError):
+        return _error(request, 400, str(exc))
+
+    @app.exception_handler(_UnsupportedMedia)
+    async def on_media(request: Request, exc: Exception):
+        return _error(request, 415, f"content type {str(exc) or 'missing'} is not accepted here: send "
+                      "multipart/form-data with a file field, or application/json")
 
     @app.exception_handler(_Unauthorized)
-    async def on_unauthorized(_request: Request, _exc: Exception):
+    async def on_unauthorized(request: Request, _exc: Exception):
+        if _is_openai(request):
+            return openai_error(401, "missing or wrong API key: send it as Authorization: Bearer <key>",
+                                code="invalid_api_key")
         return JSONResponse({"detail": "missing or wrong API key: send it in the X-API-Key header"}, 401)
 
     guarded = [Depends(_check_key)]
@@ -187,6 +333,60 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     def article(article_id: str, engine: Engine = Depends(_engine)) -> dict:
         return engine.article(article_id).to_dict()
 
+    errors = {
+        400: {"model": ErrorBody, "description": "the file or article cannot be read; the message says why"},
+        401: {"model": ErrorBody, "description": "missing or wrong API key"},
+        413: {"model": ErrorBody, "description": "the upload is larger than RAG_MAX_UPLOAD_BYTES"},
+        503: {"model": ErrorBody, "description": "no index is loaded"},
+    }
+
+    @app.post(
+        "/articles",
+        dependencies=guarded,
+        status_code=201,
+        summary="Add articles while serving: a file upload, or one article as JSON",
+        description=(
+            "Send a file as multipart/form-data (field `file`: .txt, .md, .html or .jsonl, UTF-8 or GB18030), "
+            "or one article as JSON `{title, text, date, source, publication}`. The file is stored under "
+            "`uploads/` in the corpus folder the index was built from, and the index is updated "
+            "incrementally; questions keep being answered from the old index until the new one is ready."
+        ),
+        responses={**errors, 415: {"model": ErrorBody, "description": "neither JSON nor a multipart upload"}},
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ArticleIn"}},
+            "multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }},
+        }}},
+    )
+    async def add_article(request: Request) -> dict:
+        files = await _upload_files(request)
+        live: LiveEngine = request.app.state.live
+        change = await run_in_threadpool(
+            live.update, lambda engine, corpus: add_files(corpus, engine.index.path, engine.embedder, files)
+        )
+        return change.to_dict()
+
+    @app.delete(
+        "/articles/{article_id}",
+        dependencies=guarded,
+        summary="Remove an uploaded article (and the rest of its uploaded file)",
+        responses={
+            401: errors[401], 503: errors[503],
+            404: {"model": ErrorBody, "description": "no article with that id"},
+            409: {"model": ErrorBody, "description": "the article is part of the corpus proper, not an upload"},
+        },
+    )
+    def remove_article(article_id: str, request: Request) -> dict:
+        live: LiveEngine = request.app.state.live
+        engine = live.current()
+        engine.article(article_id)  # 404 before taking the write lock
+        change = live.update(lambda e, corpus: delete_article(corpus, e.index.path, e.embedder, article_id))
+        return change.to_dict()
+
+    app.include_router(make_router(_engine, _check_key))
+
     @app.get("/health", summary="Whether an index is loaded, with its counts")
     def health(request: Request, settings: Settings = Depends(_settings)) -> JSONResponse:
         engine = request.app.state.engine
@@ -198,10 +398,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     if settings.ui:
         from ui.app import mount_ui
 
-        def get_engine() -> Engine:
-            if app.state.engine is None:
-                raise IndexMissingError(app.state.engine_error or "no index is loaded")
-            return app.state.engine
+        live = app.state.live
 
-        mount_ui(app, get_engine)
+        def add_from_ui(files: list[tuple[str, bytes]], key: str | None) -> Change:
+            if settings.api_key and key != settings.api_key:
+                raise RagError("API 密钥不对：添加文章需要服务器的 API 密钥（RAG_API_KEY）")
+            return live.update(lambda e, corpus: add_files(corpus, e.index.path, e.embedder, files))
+
+        mount_ui(app, live.current, add_articles=add_from_ui, key_required=bool(settings.api_key))
     return app

@@ -37,6 +37,7 @@ from rag.chunking import chunk_articles
 from rag.corpus import list_corpus_files, load_corpus
 from rag.embedders import Embedder
 from rag.errors import IndexMismatchError, IndexMissingError, RagError
+from rag.meta import entry_key, read_sidecar
 from rag.tokenize import tokenize, tokenizer_id
 from rag.types import Article, Chunk, content_id
 
@@ -74,6 +75,16 @@ def _file_sha(path: Path) -> str:
 
 def _corpus_hash(files: dict[str, str]) -> str:
     return content_id(*(f"{name}:{sha}" for name, sha in sorted(files.items())), length=64)
+
+
+def _file_keys(source: Path, named: list[tuple[str, Path]]) -> dict[str, str]:
+    """Each file's sha256, combined with its meta.jsonl entry when it has one."""
+    sidecar = read_sidecar(source)
+    keys = {}
+    for name, path in named:
+        sha = _file_sha(path)
+        keys[name] = content_id(sha, entry_key(sidecar[name]), length=64) if name in sidecar else sha
+    return keys
 
 
 def _embed_key(embedder_id: str, chunk: Chunk) -> str:
@@ -117,6 +128,7 @@ class Index:
     dense: Any  # faiss.Index
     bm25: BM25
     tokens: list[list[str]]  # the BM25 tokens of each chunk (for IDF and incremental builds)
+    article_files: dict[str, str] = field(default_factory=dict)  # article id -> corpus file it came from
 
     @property
     def embedder_id(self) -> str:
@@ -205,7 +217,9 @@ def load_index(index_dir: Path, embedder_id: str | None = None) -> Index:
                 "index written with %s %s, running %s", name, manifest["versions"][name], now.get(name)
             )
     try:
-        articles = {r["article"]["id"]: Article(**r["article"]) for r in _read_jsonl(index_dir / "articles.jsonl")}
+        article_rows = _read_jsonl(index_dir / "articles.jsonl")
+        articles = {r["article"]["id"]: Article(**r["article"]) for r in article_rows}
+        article_files = {r["article"]["id"]: r["file"] for r in article_rows}
         rows = _read_jsonl(index_dir / "chunks.jsonl")
         chunks = [Chunk(**row["chunk"]) for row in rows]
         vectors = np.load(index_dir / "vectors.npy", allow_pickle=False)
@@ -221,7 +235,7 @@ def load_index(index_dir: Path, embedder_id: str | None = None) -> Index:
     if isinstance(dense, faiss.IndexHNSW):
         dense.hnsw.efSearch = HNSW_EF_SEARCH
     tokens = [row["tokens"] for row in rows]
-    return Index(index_dir, manifest, articles, chunks, vectors, dense, bm25, tokens)
+    return Index(index_dir, manifest, articles, chunks, vectors, dense, bm25, tokens, article_files)
 
 
 def index_status(index_dir: Path, source: Path) -> str:
@@ -232,7 +246,7 @@ def index_status(index_dir: Path, source: Path) -> str:
         return "missing"
     except RagError:
         return "stale"
-    files = {name: _file_sha(path) for name, path in _named_files(Path(source))}
+    files = _file_keys(Path(source), _named_files(Path(source)))
     return "fresh" if manifest.get("corpus_hash") == _corpus_hash(files) else "stale"
 
 
@@ -336,7 +350,8 @@ def build_index(
     started = time.perf_counter()
     source, index_dir = Path(source), Path(index_dir)
     named = _named_files(source)
-    files = {name: _file_sha(path) for name, path in named}
+    files = _file_keys(source, named)
+    sidecar = read_sidecar(source)
     _recover_swap(index_dir)
     previous = None if rebuild else _previous(index_dir, embedder.id, chunk_chars)
     old_files: dict[str, str] = previous.manifest.get("files", {}) if previous else {}
@@ -372,7 +387,7 @@ def build_index(
     for name, path in named:
         if name in unchanged:
             continue
-        loaded = load_corpus(path)
+        loaded = load_corpus(path, meta={path.name: sidecar[name]} if name in sidecar else {})
         report.warnings += loaded.warnings
         for article in loaded.articles:
             if not path.name.endswith((".jsonl", ".jsonl.gz")) and article.source != name:

@@ -27,9 +27,10 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
-    api_key: str | None = None  # when set, requests must send it in the X-API-Key header
+    api_key: str | None = None  # when set, requests must send it in X-API-Key (or Authorization: Bearer)
     cors_origins: list[str] = []
     max_body_bytes: int = Field(64 * 1024, ge=1024)
+    max_upload_bytes: int = Field(4 * 1024 * 1024, ge=1024)  # POST /articles (a newspaper page is ~20 KB)
     max_question_chars: int = Field(1000, ge=10)
     build_if_missing: bool = True  # `rag serve` builds the index from corpus_dir on first run
     ui: bool = True  # mount the Gradio chat at /ui
