@@ -10,6 +10,7 @@ event loop. User mistakes become 4xx answers with a message that says what to fi
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import threading
@@ -23,7 +24,7 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from rag.engine import MAX_TOP_K, Engine
@@ -163,10 +164,12 @@ class ErrorBody(BaseModel):
 class ArticleIn(BaseModel):
     """One article as JSON (the other way to add one is a file upload)."""
 
+    model_config = ConfigDict(extra="forbid")
     title: str = Field("", max_length=200, examples=["日照港新航线开通"])
-    text: str = Field(..., min_length=1, description="paragraphs separated by line breaks",
+    text: str = Field(..., min_length=1, max_length=1_000_000, pattern=r"\S",
+                      description="paragraphs separated by line breaks",
                       examples=["本报日照3月1日讯 日照港今天开通一条新的集装箱航线。"])
-    date: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2024-03-01"])
+    date: datetime.date | None = Field(None, examples=["2024-03-01"])
     source: str | None = Field(None, max_length=200, description="shown as the citation's source")
     publication: str | None = Field(None, max_length=100, examples=["大众日报"])
 
@@ -204,7 +207,13 @@ async def _upload_files(request: Request) -> list[tuple[str, bytes]]:
             record = json.loads(await request.body())
         except (ValueError, UnicodeDecodeError) as exc:
             raise InputError('the request body is not valid JSON: send {"title": "…", "text": "…"}') from exc
-        return [record_file(record)]
+        if not isinstance(record, dict):
+            raise InputError('send one article as a JSON object: {"title": "…", "text": "…", "date": "2024-03-01"}')
+        try:
+            article = ArticleIn.model_validate(record)
+        except ValidationError as exc:
+            raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
+        return [record_file(article.model_dump(mode="json", exclude_none=True))]
     if kind == "multipart/form-data":
         try:
             form = await request.form()
@@ -351,7 +360,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             "`uploads/` in the corpus folder the index was built from, and the index is updated "
             "incrementally; questions keep being answered from the old index until the new one is ready."
         ),
-        responses={**errors, 415: {"model": ErrorBody, "description": "neither JSON nor a multipart upload"}},
+        responses={**errors, 415: {"model": ErrorBody, "description": "neither JSON nor a multipart upload"},
+                   422: {"model": ErrorBody, "description": "a JSON article with a missing or malformed field"}},
         openapi_extra={"requestBody": {"required": True, "content": {
             "application/json": {"schema": {"$ref": "#/components/schemas/ArticleIn"}},
             "multipart/form-data": {"schema": {

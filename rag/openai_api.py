@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rag.engine import MAX_TOP_K, Engine
 from rag.errors import InputError
 
-__all__ = ["MODEL_ID", "OpenAIError", "make_router", "openai_error"]
+__all__ = ["MODEL_ID", "OpenAIError", "make_router", "openai_error", "question_and_history"]
 
 MODEL_ID = "rag"
 CREATED = 1_735_689_600  # 2025-01-01: when the "rag" model id was first served
