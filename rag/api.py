@@ -174,6 +174,28 @@ class ArticleIn(BaseModel):
     publication: str | None = Field(None, max_length=100, examples=["大众日报"])
 
 
+class ArticleRef(BaseModel):
+    id: str
+    title: str
+    date: str | None
+    date_source: str | None
+    source: str
+    publication: str | None
+
+
+class IndexCounts(BaseModel):
+    articles: int
+    chunks: int
+    embedded: int = Field(description="chunks embedded by this change (the rest were reused)")
+    seconds: float
+
+
+class ArticlesChanged(BaseModel):
+    articles: list[ArticleRef] = Field(description="the articles added, or removed")
+    files: list[str] = Field(description="the corpus files written or removed, e.g. uploads/3f2a…_today.md")
+    index: IndexCounts | None
+
+
 def _is_openai(request: Request) -> bool:
     return request.url.path.startswith("/v1/")
 
@@ -370,13 +392,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             }},
         }}},
     )
-    async def add_article(request: Request) -> dict:
+    async def add_article(request: Request) -> ArticlesChanged:
         files = await _upload_files(request)
         live: LiveEngine = request.app.state.live
         change = await run_in_threadpool(
             live.update, lambda engine, corpus: add_files(corpus, engine.index.path, engine.embedder, files)
         )
-        return change.to_dict()
+        return ArticlesChanged.model_validate(change.to_dict())
 
     @app.delete(
         "/articles/{article_id}",
@@ -388,12 +410,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             409: {"model": ErrorBody, "description": "the article is part of the corpus proper, not an upload"},
         },
     )
-    def remove_article(article_id: str, request: Request) -> dict:
+    def remove_article(article_id: str, request: Request) -> ArticlesChanged:
         live: LiveEngine = request.app.state.live
         engine = live.current()
         engine.article(article_id)  # 404 before taking the write lock
         change = live.update(lambda e, corpus: delete_article(corpus, e.index.path, e.embedder, article_id))
-        return change.to_dict()
+        return ArticlesChanged.model_validate(change.to_dict())
 
     app.include_router(make_router(_engine, _check_key))
 

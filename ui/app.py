@@ -484,10 +484,10 @@ def build_ui(get_engine: Callable[[], Engine], add_articles: AddArticles | None 
                     top_k = gr.Slider(1, 10, value=DEFAULT_TOP_K, step=1, label="来源数量")
                     mode = gr.Radio(list(MODES), value="hybrid", label="检索方式")
                     date_from = gr.Textbox("", label="起始日期", placeholder="2024-01-01", max_lines=1,
-                                           elem_id="rag-date-from")
+                                           info="设定日期后，日期不详的文章不参与检索", elem_id="rag-date-from")
                     date_to = gr.Textbox("", label="截止日期", placeholder="2024-12-31", max_lines=1, elem_id="rag-date-to")
                     publications = gr.Dropdown([], value=[], multiselect=True, label="报纸", allow_custom_value=True,
-                                               info="不选即全部；日期不详的文章在设定日期后不参与检索",
+                                               info="不选即全部",
                                                elem_id="rag-publications")
                 if add_articles is not None:
                     with gr.Accordion("添加文章", open=False, elem_id="rag-add"):
