@@ -21,11 +21,14 @@ from pathlib import Path
 from typing import Literal
 
 from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from rag.engine import MAX_TOP_K, Engine
 from rag.errors import IndexMismatchError, IndexMissingError, InputError, RagError
@@ -164,7 +167,7 @@ class ErrorBody(BaseModel):
 class ArticleIn(BaseModel):
     """One article as JSON (the other way to add one is a file upload)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     title: str = Field("", max_length=200, examples=["日照港新航线开通"])
     text: str = Field(..., min_length=1, max_length=1_000_000, pattern=r"\S",
                       description="paragraphs separated by line breaks",
@@ -196,6 +199,9 @@ class ArticlesChanged(BaseModel):
     index: IndexCounts | None
 
 
+_BRANCHES = {"user", "system", "developer", "assistant", "tool", "str", "list"}
+
+
 def _is_openai(request: Request) -> bool:
     return request.url.path.startswith("/v1/")
 
@@ -217,6 +223,8 @@ def _readable(errors: list) -> str:
             return "the request body is not valid JSON: send a JSON object such as {\"question\": \"…\"}"
         if error.get("type") == "literal_error" and where.endswith("mode"):
             message = "mode must be one of hybrid, dense, bm25"
+        if error.get("type") == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == r"\S":
+            message = "must not be empty or only spaces"
         parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
 
@@ -225,14 +233,15 @@ async def _upload_files(request: Request) -> list[tuple[str, bytes]]:
     """(file name, bytes) from a multipart upload, or one JSON article as a .jsonl file."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "application/json":
+        raw = await request.body()
         try:
-            record = json.loads(await request.body())
+            record = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InputError('the request body is not valid JSON: send {"title": "…", "text": "…"}') from exc
         if not isinstance(record, dict):
             raise InputError('send one article as a JSON object: {"title": "…", "text": "…", "date": "2024-03-01"}')
         try:
-            article = ArticleIn.model_validate(record)
+            article = ArticleIn.model_validate_json(raw)  # JSON mode: a date is a "2024-03-01" string
         except ValidationError as exc:
             raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
         return [record_file(article.model_dump(mode="json", exclude_none=True))]
@@ -296,9 +305,30 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def on_validation(request: Request, exc: RequestValidationError):
         if _is_openai(request):
             errors = exc.errors()
-            param = ".".join(str(p) for p in errors[0].get("loc", ())[1:]) if errors else None
+            # the field's path, without pydantic's union branch names ("user", "constrained-str")
+            path = [p for p in (errors[0].get("loc", ())[1:] if errors else ())
+                    if isinstance(p, int) or (p.isidentifier() and p not in _BRANCHES)]
+            param = ".".join(str(p) for p in path)
             return openai_error(400, _readable(errors), param=param or None)
         return JSONResponse({"detail": _readable(exc.errors())}, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException):
+        """A 405 names every method of the path in Allow (Starlette names only the first
+        route's, and GET and POST /articles are two routes)."""
+        if exc.status_code == 405:
+            methods = sorted({m for route in request.app.router.routes if hasattr(route, "methods")
+                              and route.matches(request.scope)[0] != Match.NONE for m in route.methods or ()})
+            if methods:
+                return JSONResponse({"detail": "Method Not Allowed"}, 405, headers={"Allow": ", ".join(methods)})
+        if _is_openai(request):
+            detail = exc.detail if isinstance(exc.detail, str) else "bad request"
+            if "parsing the body" in detail:
+                detail = 'the request body is not valid JSON: send {"model": "rag", "messages": [...]}'
+            response = openai_error(exc.status_code, detail)
+            response.headers.update(getattr(exc, "headers", None) or {})
+            return response
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(OpenAIError)
     async def on_openai(_request: Request, exc: OpenAIError):
@@ -385,11 +415,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         responses={**errors, 415: {"model": ErrorBody, "description": "neither JSON nor a multipart upload"},
                    422: {"model": ErrorBody, "description": "a JSON article with a missing or malformed field"}},
         openapi_extra={"requestBody": {"required": True, "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/ArticleIn"}},
-            "multipart/form-data": {"schema": {
-                "type": "object", "required": ["file"],
-                "properties": {"file": {"type": "string", "format": "binary"}},
-            }},
+            "application/json": {"schema": ArticleIn.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {"type": "object", "required": ["file"],
+                           "properties": {"file": {"type": "string", "format": "binary"}}},
+                "encoding": {"file": {"contentType": "text/plain, text/markdown, text/html, application/jsonl"}},
+            },
         }}},
     )
     async def add_article(request: Request) -> ArticlesChanged:

@@ -7,9 +7,10 @@ ChatBox) talks to the system unchanged:
     >>> client = OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="unused")  # doctest: +SKIP
     >>> client.chat.completions.create(model="rag", messages=[{"role": "user", "content": "…"}])  # doctest: +SKIP
 
-Mapping: the last message (it must be the user's) is the question; earlier user and
-assistant messages are the history that follow-ups are read against; system messages are
-ignored (the answers are extractive, there is no prompt to steer). The answer text keeps
+Mapping: the last user message is the question; the user and assistant messages before it
+are the history that follow-ups are read against; system, developer and tool messages are
+ignored (the answers are extractive, there is no prompt to steer). A question is text
+(images are not read). The answer text keeps
 its `[n]` markers. Extensions, in the response and in the last chunk of a stream:
 
 - `citations`: the sources, `[{n, chunk_id, article_id, title, date, date_source, source,
@@ -31,13 +32,13 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from rag.engine import MAX_TOP_K, Engine
+from rag.engine import MAX_QUESTION_CHARS, MAX_TOP_K, Engine
 from rag.errors import InputError
 
 __all__ = ["MODEL_ID", "OpenAIError", "make_router", "openai_error", "question_and_history"]
@@ -47,26 +48,73 @@ CREATED = 1_735_689_600  # 2025-01-01: when the "rag" model id was first served
 
 
 class ContentPart(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     type: str = Field(..., description='"text" parts are read; other parts (images) are ignored')
     text: str | None = None
 
 
-class Message(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    role: Literal["system", "developer", "user", "assistant", "tool"]
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+    type: Literal["text"]
+    text: str = Field(..., min_length=1, max_length=MAX_QUESTION_CHARS, pattern=r"\S")
+
+
+class UserMessage(BaseModel):
+    """A question: text (a string, or text parts; the answers are read from text only)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    role: Literal["user"]
+    content: (Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=r"\S")]
+              | Annotated[list[TextPart], Field(min_length=1)])
+
+
+class OtherMessage(BaseModel):
+    """System, developer and tool messages are ignored; assistant messages are history."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    role: Literal["system", "developer", "assistant", "tool"]
     content: str | list[ContentPart] | None = None
 
 
+Message = Annotated[UserMessage | OtherMessage, Field(discriminator="role")]
+
+
+def _whole(value: Any) -> Any:
+    """2.0 is an integer in JSON Schema; strict pydantic would refuse it."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole)]
+
+
+class ChatFilters(BaseModel):
+    """Extension: the filters of POST /ask."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    sources: list[str] | None = Field(None, description="corpus file names")
+    source: str | None = None
+    date_from: str | None = Field(None, pattern=r"^\d{4}", examples=["2024-01-01"])
+    date_to: str | None = Field(None, pattern=r"^\d{4}", examples=["2024-12-31"])
+    place: str | None = None
+    publication: str | None = None
+    publications: list[str] | None = None
+
+
 class ChatRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # strict: JSON types as declared (5 not "5", false not 0); unknown OpenAI parameters are accepted
+    model_config = ConfigDict(extra="allow", strict=True)
     model: str = Field(MODEL_ID, description='any name is accepted; the one model is "rag"', examples=[MODEL_ID])
-    messages: list[Message] = Field(..., min_length=1, description="the conversation; the last message is the question")
+    messages: list[Message] = Field(
+        ..., min_length=1,
+        description="the conversation: the last user message is the question, the turns before it its history",
+        json_schema_extra={"contains": {"type": "object", "properties": {"role": {"const": "user"}},
+                                        "required": ["role"]}},
+    )
     stream: bool = False
-    n: int | None = Field(None, ge=1, le=1, description="only one choice is made")
-    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="extension: how many sources to cite at most")
+    n: Annotated[int, Field(ge=1, le=1), BeforeValidator(_whole)] | None = Field(None, description="only one choice is made")
+    top_k: WholeNumber = Field(5, ge=1, le=MAX_TOP_K, description="extension: how many sources to cite at most")
     mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="extension: retrieval mode")
-    filters: dict | None = Field(None, description="extension: sources, date_from, date_to, place, publication")
+    filters: ChatFilters | None = Field(None, description="extension: as for POST /ask")
 
 
 class ErrorInfo(BaseModel):
@@ -136,19 +184,29 @@ _ERRORS = {
 }
 
 
-def _text(message: Message) -> str:
+# One server-sent event of a stream (OpenAPI 3.0/3.1 tools read `schema` as the per-event schema).
+_SSE_EVENT = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {"data": {"type": "string", "description": "a chat.completion.chunk as JSON, then [DONE]"}},
+}
+
+
+def _text(message: UserMessage | OtherMessage) -> str:
     if isinstance(message.content, str):
         return message.content
     return "".join(part.text or "" for part in message.content or [] if part.type == "text")
 
 
-def question_and_history(messages: list[Message]) -> tuple[str, list[dict[str, str]]]:
-    """The last user message and the user/assistant turns before it."""
-    last = messages[-1]
-    if last.role != "user":
-        raise OpenAIError(400, f"the last message must be the user's question, got role {last.role!r}", param="messages")
-    history = [{"role": m.role, "content": _text(m)} for m in messages[:-1] if m.role in ("user", "assistant")]
-    return _text(last), history
+def question_and_history(messages: list[UserMessage | OtherMessage]) -> tuple[str, list[dict[str, str]]]:
+    """The last user message, and the user/assistant turns before it (later ones are ignored)."""
+    users = [i for i, m in enumerate(messages) if m.role == "user"]
+    if not users:
+        raise OpenAIError(400, "messages holds no user message: the last user message is the question",
+                          param="messages")
+    last = users[-1]
+    history = [{"role": m.role, "content": _text(m)} for m in messages[:last] if m.role in ("user", "assistant")]
+    return _text(messages[last]), history
 
 
 def _chunk(completion_id: str, created: int, model: str, delta: dict, finish: str | None = None,
@@ -172,13 +230,14 @@ def make_router(get_engine, guard) -> APIRouter:
         "/chat/completions",
         summary="Answer the last user message, OpenAI style (stream: true gives chat.completion.chunk events)",
         response_model=ChatCompletion,
-        responses={**_ERRORS, 200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+        responses={**_ERRORS, 200: {"content": {"text/event-stream": {"schema": _SSE_EVENT}},
                                     "description": "the completion; with stream: true, server-sent chunks"}},
     )
     def chat_completions(body: ChatRequest, engine: Engine = Depends(get_engine)):
         question, history = question_and_history(body.messages)
         try:
-            answer = engine.ask(question, body.top_k, history, body.mode, body.filters)
+            filters = body.filters.model_dump(exclude_none=True) if body.filters else None
+            answer = engine.ask(question, body.top_k, history, body.mode, filters)
         except InputError as exc:
             raise OpenAIError(400, str(exc), param="messages" if "question" in str(exc) else None) from exc
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rag.api import create_app
-from rag.openai_api import Message, question_and_history
+from rag.openai_api import ChatRequest, question_and_history
 from rag.settings import Settings
 
 QUESTION = "招远2023年黄金产业总产值是多少？"
@@ -52,9 +52,12 @@ def test_stream_ends_with_citations_and_done(client):
 
 
 def test_messages_become_question_and_history():
-    messages = [Message(role="system", content="be brief"), Message(role="user", content="2023年招远呢？"),
-                Message(role="assistant", content="……"),
-                Message(role="user", content=[{"type": "text", "text": "那胶州"}, {"type": "text", "text": "呢？"}])]
+    messages = ChatRequest.model_validate({"messages": [
+        {"role": "system", "content": "be brief"}, {"role": "user", "content": "2023年招远呢？"},
+        {"role": "assistant", "content": "……"},
+        {"role": "user", "content": [{"type": "text", "text": "那胶州"}, {"type": "text", "text": "呢？"}]},
+        {"role": "tool", "content": "ignored"},
+    ]}).messages
     question, history = question_and_history(messages)
     assert question == "那胶州呢？"
     assert history == [{"role": "user", "content": "2023年招远呢？"}, {"role": "assistant", "content": "……"}]
@@ -68,11 +71,14 @@ def test_models_lists_rag(client):
     ("body", "param", "words"),
     [
         ({"messages": []}, "messages", "at least 1"),
-        ({"messages": [{"role": "assistant", "content": "x"}]}, "messages", "last message"),
-        ({"messages": [{"role": "user", "content": " "}]}, "messages", "empty"),
+        ({"messages": [{"role": "assistant", "content": "x"}]}, "messages", "no user message"),
+        ({"messages": [{"role": "user", "content": " "}]}, "messages.0.content", "only spaces"),
+        ({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, "messages.0.content", "text"),
+        ({"messages": [{"role": "user", "content": "问" * 1001}]}, "messages.0.content", "1000"),
         ({"messages": [{"role": "user", "content": QUESTION}], "top_k": 99}, "top_k", "less than or equal"),
         ({"messages": [{"role": "user", "content": QUESTION}], "n": 2}, "n", "less than or equal"),
-        ({"messages": [{"role": "user", "content": QUESTION}], "filters": {"colour": "red"}}, None, "unknown filter"),
+        ({"messages": [{"role": "user", "content": QUESTION}], "filters": {"colour": "red"}}, "filters.colour",
+         "Extra inputs"),
     ],
 )
 def test_errors_use_openais_shape(client, body, param, words):
