@@ -8,7 +8,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-import rag.api
+import rag.live
 from rag.api import create_app
 from rag.embedders import HashEmbedder
 from rag.engine import Engine
@@ -100,7 +100,7 @@ def test_uploads_may_be_larger_than_questions(app_and_dirs, monkeypatch):
 def test_a_change_on_disk_is_picked_up(app_and_dirs, monkeypatch):
     """`rag add` in another process: the server answers from the new index soon after."""
     app, corpus, index_dir = app_and_dirs
-    monkeypatch.setattr(rag.api, "RELOAD_CHECK_S", 0.0)
+    monkeypatch.setattr(rag.live, "RELOAD_CHECK_S", 0.0)
     with TestClient(app, headers={"X-API-Key": "k"}) as client:
         assert client.post("/ask", json={"question": QUESTION}).json()["refused"]
         time.sleep(0.01)

@@ -121,3 +121,23 @@ def test_corpus_of_needs_a_folder(tmp_path: Path) -> None:
     build_index(single, tmp_path / "index", EMBEDDER, progress=False)
     with pytest.raises(RagError, match="not a folder"):
         corpus_of(tmp_path / "index")
+
+
+def test_rag_add_and_remove_on_the_command_line(built: tuple[Path, Path], tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from rag.cli import main
+
+    corpus, index_dir = built
+    note = tmp_path / "today.md"
+    note.write_text("# 今日要闻\n\n烟台地铁1号线今天开通。", encoding="utf-8")
+    result = CliRunner().invoke(main, ["add", str(note), "--index-dir", str(index_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    added = json.loads(result.stdout)["articles"][0]
+    assert added["title"] == "今日要闻" and (corpus / json.loads(result.stdout)["files"][0]).is_file()
+    result = CliRunner().invoke(main, ["remove", added["id"], "--index-dir", str(index_dir)])
+    assert result.exit_code == 0 and "removed uploads/" in result.output
+    missing = CliRunner().invoke(main, ["add", str(note), "--index-dir", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 1 and "rag index corpus --index-dir" in missing.output
+    bad = CliRunner().invoke(main, ["add", str(tmp_path / "scan.pdf"), "--index-dir", str(index_dir)])
+    assert bad.exit_code != 0 and "Traceback" not in bad.output
