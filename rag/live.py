@@ -27,12 +27,19 @@ log = logging.getLogger(__name__)
 RELOAD_CHECK_S = 2.0
 
 
-def _stamp(index_dir: Path) -> tuple[int, int] | None:
+def _stamp(index_dir: Path | None) -> tuple[int, int] | None:
+    if index_dir is None:
+        return None
     try:
         stat = (Path(index_dir) / "manifest.json").stat()
     except OSError:
         return None
     return stat.st_ino, stat.st_mtime_ns
+
+
+def _index_dir(engine: Any) -> Path | None:
+    """The engine's index folder (None for a stand-in engine without one, as in tests)."""
+    return getattr(getattr(engine, "index", None), "path", None)
 
 
 class LiveEngine:
@@ -53,7 +60,7 @@ class LiveEngine:
 
     def adopt(self, engine: Engine) -> None:
         self.app.state.engine = engine
-        self._stamp = _stamp(engine.index.path)
+        self._stamp = _stamp(_index_dir(engine))
 
     def current(self) -> Engine:
         engine = self.app.state.engine
@@ -62,8 +69,8 @@ class LiveEngine:
         if time.monotonic() - self._checked >= RELOAD_CHECK_S:
             self._checked = time.monotonic()
             if self._stamp is None:
-                self._stamp = _stamp(engine.index.path)
-            elif _stamp(engine.index.path) not in (None, self._stamp) and self.lock.acquire(blocking=False):
+                self._stamp = _stamp(_index_dir(engine))
+            elif _stamp(_index_dir(engine)) not in (None, self._stamp) and self.lock.acquire(blocking=False):
                 try:
                     self._reload(engine)
                 finally:
