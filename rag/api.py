@@ -1,23 +1,31 @@
 """The HTTP API: POST /ask, /ask/stream, /search; GET /articles/{id}, /health; docs at /docs.
 
+Also: POST /articles and DELETE /articles/{id} (add and remove articles while serving, see
+rag.uploads and LiveEngine), and the OpenAI-compatible /v1/chat/completions (rag.openai_api).
+
 The index and the embedding model load once, in the app's lifespan, onto `app.state.engine`.
 Endpoints are plain `def`s, so FastAPI runs the CPU-bound work in its thread pool, off the
 event loop. User mistakes become 4xx answers with a message that says what to fix; every
 status and body is declared in /openapi.json (rag/api_schema.py).
 """
 
+import datetime
 import json
 import logging
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Request, Security
+from fastapi import Depends, FastAPI, Header, Request, Security
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from rag.api_schema import (
     NON_BLANK,
@@ -34,9 +42,12 @@ from rag.api_schema import (
 )
 from rag.engine import MAX_QUESTION_CHARS, MAX_TOP_K, Engine
 from rag.errors import IndexMismatchError, IndexMissingError, InputError, RagError
+from rag.live import LiveEngine
 from rag.llm import LLMClient
+from rag.openai_api import OpenAIError, make_router, openai_error
 from rag.ratelimit import RateLimiter
 from rag.settings import Settings
+from rag.uploads import Change, NotUploadedError, add_files, delete_article, record_file
 
 __all__ = ["create_app", "load_engine"]
 
@@ -125,18 +136,17 @@ def _settings(request: Request) -> Settings:
 
 
 def _engine(request: Request) -> Engine:
-    engine = request.app.state.engine
-    if engine is None:
-        raise IndexMissingError(request.app.state.engine_error or "no index is loaded")
-    return engine
+    return request.app.state.live.current()
 
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="the server's RAG_API_KEY")
 
 
-def _check_key(request: Request, x_api_key: str | None = Security(_api_key)) -> None:
+def _check_key(request: Request, x_api_key: str | None = Security(_api_key),
+               authorization: str | None = Header(None, include_in_schema=False)) -> None:
     expected = request.app.state.settings.api_key
-    if expected and x_api_key != expected:
+    bearer = authorization[7:].strip() if authorization and authorization[:7].lower() == "bearer " else None
+    if expected and expected not in (x_api_key, bearer):
         raise _Unauthorized()
 
 
@@ -155,6 +165,60 @@ class _Unauthorized(Exception):
 class _TooMany(Exception):
     def __init__(self, retry_after: int) -> None:
         self.retry_after = retry_after
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(..., description="what went wrong and what to do about it")
+
+
+class ArticleIn(BaseModel):
+    """One article as JSON (the other way to add one is a file upload)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    title: str = Field("", max_length=200, examples=["日照港新航线开通"])
+    text: str = Field(..., min_length=1, max_length=1_000_000, pattern=r"\S",
+                      description="paragraphs separated by line breaks",
+                      examples=["本报日照3月1日讯 日照港今天开通一条新的集装箱航线。"])
+    date: datetime.date | None = Field(None, examples=["2024-03-01"])
+    source: str | None = Field(None, max_length=200, description="shown as the citation's source")
+    publication: str | None = Field(None, max_length=100, examples=["大众日报"])
+
+
+class ArticleRef(BaseModel):
+    id: str
+    title: str
+    date: str | None
+    date_source: str | None
+    source: str
+    publication: str | None
+
+
+class IndexCounts(BaseModel):
+    articles: int
+    chunks: int
+    embedded: int = Field(description="chunks embedded by this change (the rest were reused)")
+    seconds: float
+
+
+class ArticlesChanged(BaseModel):
+    articles: list[ArticleRef] = Field(description="the articles added, or removed")
+    files: list[str] = Field(description="the corpus files written or removed, e.g. uploads/3f2a…_today.md")
+    index: IndexCounts | None
+
+
+_BRANCHES = {"user", "system", "developer", "assistant", "tool", "str", "list"}
+
+
+def _is_openai(request: Request) -> bool:
+    return request.url.path.startswith("/v1/")
+
+
+def _error(request: Request, status: int, message: str, type_: str = "invalid_request_error",
+           param: str | None = None) -> JSONResponse:
+    """Our {"detail"} error, or OpenAI's {"error": {...}} under /v1."""
+    if _is_openai(request):
+        return openai_error(status, message, type_, param)
+    return JSONResponse({"detail": message}, status)
 
 
 def _readable(errors: list) -> str:
@@ -177,8 +241,42 @@ def _readable(errors: list) -> str:
         if kind == "extra_forbidden" and where.startswith("filters."):
             return (f"unknown filter {where.removeprefix('filters.')!r}: use sources, date_from, "
                     f"date_to (YYYY-MM-DD), place")
+        if error.get("type") == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == r"\S":
+            message = "must not be empty or only spaces"
         parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
+
+
+async def _upload_files(request: Request) -> list[tuple[str, bytes]]:
+    """(file name, bytes) from a multipart upload, or one JSON article as a .jsonl file."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "application/json":
+        raw = await request.body()
+        try:
+            record = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InputError('the request body is not valid JSON: send {"title": "…", "text": "…"}') from exc
+        if not isinstance(record, dict):
+            raise InputError('send one article as a JSON object: {"title": "…", "text": "…", "date": "2024-03-01"}')
+        try:
+            article = ArticleIn.model_validate_json(raw)  # JSON mode: a date is a "2024-03-01" string
+        except ValidationError as exc:
+            raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
+        return [record_file(article.model_dump(mode="json", exclude_none=True))]
+    if kind == "multipart/form-data":
+        try:
+            form = await request.form()
+        except Exception as exc:  # a malformed multipart body
+            raise InputError(f"the upload could not be read ({exc}): send the file in a form field named file") from exc
+        uploads = [v for v in form.getlist("file") if hasattr(v, "read")]
+        if not uploads:
+            raise InputError("no file in the upload: send it in a form field named file")
+        return [(u.filename or "upload.txt", await u.read()) for u in uploads]
+    raise _UnsupportedMedia(kind)
+
+
+class _UnsupportedMedia(Exception):
+    pass
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -189,7 +287,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: FastAPI):
         if app.state.engine is None:
             try:
-                app.state.engine = load_engine(settings)
+                app.state.live.adopt(load_engine(settings))
                 log.info("index loaded from %s", settings.index_dir)
             except RagError as exc:  # the server still starts: /health and every endpoint say what is wrong
                 app.state.engine_error = str(exc)
@@ -207,6 +305,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine_error = None
     app.state.rate_limiter = RateLimiter(settings.ask_rate_limit) if settings.ask_rate_limit else None
     install_openapi(app)
+    app.state.live = LiveEngine(app)
+    if engine is not None:
+        app.state.live.adopt(engine)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])
@@ -214,10 +315,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
         length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_body_bytes:
-            return JSONResponse(
-                {"detail": f"request body is {length} bytes; the limit is {settings.max_body_bytes}"}, 413
-            )
+        upload = request.method == "POST" and request.url.path == "/articles"
+        limit = settings.max_upload_bytes if upload else settings.max_body_bytes
+        if length and length.isdigit() and int(length) > limit:
+            return _error(request, 413, f"request body is {length} bytes; the limit is {limit}")
         return await call_next(request)
 
     ui_guarded = settings.ui and settings.api_key and not settings.ui_public
@@ -233,25 +334,62 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return await call_next(request)
 
     @app.exception_handler(RequestValidationError)
-    async def on_validation(_request: Request, exc: RequestValidationError):
+    async def on_validation(request: Request, exc: RequestValidationError):
+        if _is_openai(request):
+            errors = exc.errors()
+            # the field's path, without pydantic's union branch names ("user", "constrained-str")
+            path = [p for p in (errors[0].get("loc", ())[1:] if errors else ())
+                    if isinstance(p, int) or (p.isidentifier() and p not in _BRANCHES)]
+            param = ".".join(str(p) for p in path)
+            return openai_error(400, _readable(errors), param=param or None)
         return JSONResponse({"detail": _readable(exc.errors())}, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException):
+        """A 405 names every method of the path in Allow (Starlette names only the first
+        route's, and GET and POST /articles are two routes)."""
+        if exc.status_code == 405:
+            methods = sorted({m for route in request.app.router.routes if hasattr(route, "methods")
+                              and route.matches(request.scope)[0] != Match.NONE for m in route.methods or ()})
+            if methods:
+                return JSONResponse({"detail": "Method Not Allowed"}, 405, headers={"Allow": ", ".join(methods)})
+        if _is_openai(request):
+            detail = exc.detail if isinstance(exc.detail, str) else "bad request"
+            if "parsing the body" in detail:
+                detail = 'the request body is not valid JSON: send {"model": "rag", "messages": [...]}'
+            response = openai_error(exc.status_code, detail)
+            response.headers.update(getattr(exc, "headers", None) or {})
+            return response
+        return await http_exception_handler(request, exc)
+
+    @app.exception_handler(OpenAIError)
+    async def on_openai(_request: Request, exc: OpenAIError):
+        return openai_error(exc.status, exc.message, exc.type, exc.param, exc.code)
 
     @app.exception_handler(IndexMissingError)
     @app.exception_handler(IndexMismatchError)
-    async def on_no_index(_request: Request, exc: RagError):
-        return JSONResponse({"detail": f"{exc} (then restart the server)"}, 503)
+    async def on_no_index(request: Request, exc: RagError):
+        return _error(request, 503, f"{exc} (then restart the server)", "server_error")
 
     @app.exception_handler(InputError)
-    async def on_input(_request: Request, exc: InputError):
-        status = 404 if str(exc).startswith("no article") else 400
-        return JSONResponse({"detail": str(exc)}, status)
+    async def on_input(request: Request, exc: InputError):
+        status = 404 if str(exc).startswith("no article") else 409 if isinstance(exc, NotUploadedError) else 400
+        return _error(request, status, str(exc))
 
     @app.exception_handler(RagError)
-    async def on_rag(_request: Request, exc: RagError):
-        return JSONResponse({"detail": str(exc)}, 400)
+    async def on_rag(request: Request, exc: RagError):
+        return _error(request, 400, str(exc))
+
+    @app.exception_handler(_UnsupportedMedia)
+    async def on_media(request: Request, exc: Exception):
+        return _error(request, 415, f"content type {str(exc) or 'missing'} is not accepted here: send "
+                      "multipart/form-data with a file field, or application/json")
 
     @app.exception_handler(_Unauthorized)
-    async def on_unauthorized(_request: Request, _exc: Exception):
+    async def on_unauthorized(request: Request, _exc: Exception):
+        if _is_openai(request):
+            return openai_error(401, "missing or wrong API key: send it as Authorization: Bearer <key>",
+                                code="invalid_api_key")
         return JSONResponse({"detail": "missing or wrong API key: send it in the X-API-Key header"}, 401)
 
     @app.exception_handler(_TooMany)
@@ -305,6 +443,62 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     def article(article_id: str, engine: Engine = Depends(_engine)) -> dict:
         return engine.article(article_id).to_dict()
 
+    errors = {
+        400: {"model": ErrorBody, "description": "the file or article cannot be read; the message says why"},
+        401: {"model": ErrorBody, "description": "missing or wrong API key"},
+        413: {"model": ErrorBody, "description": "the upload is larger than RAG_MAX_UPLOAD_BYTES"},
+        503: {"model": ErrorBody, "description": "no index is loaded"},
+    }
+
+    @app.post(
+        "/articles",
+        dependencies=guarded,
+        status_code=201,
+        summary="Add articles while serving: a file upload, or one article as JSON",
+        description=(
+            "Send a file as multipart/form-data (field `file`: .txt, .md, .html or .jsonl, UTF-8 or GB18030), "
+            "or one article as JSON `{title, text, date, source, publication}`. The file is stored under "
+            "`uploads/` in the corpus folder the index was built from, and the index is updated "
+            "incrementally; questions keep being answered from the old index until the new one is ready."
+        ),
+        responses={**errors, 415: {"model": ErrorBody, "description": "neither JSON nor a multipart upload"},
+                   422: {"model": ErrorBody, "description": "a JSON article with a missing or malformed field"}},
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "application/json": {"schema": ArticleIn.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {"type": "object", "required": ["file"],
+                           "properties": {"file": {"type": "string", "format": "binary"}}},
+                "encoding": {"file": {"contentType": "text/plain, text/markdown, text/html, application/jsonl"}},
+            },
+        }}},
+    )
+    async def add_article(request: Request) -> ArticlesChanged:
+        files = await _upload_files(request)
+        live: LiveEngine = request.app.state.live
+        change = await run_in_threadpool(
+            live.update, lambda engine, corpus: add_files(corpus, engine.index.path, engine.embedder, files)
+        )
+        return ArticlesChanged.model_validate(change.to_dict())
+
+    @app.delete(
+        "/articles/{article_id}",
+        dependencies=guarded,
+        summary="Remove an uploaded article (and the rest of its uploaded file)",
+        responses={
+            401: errors[401], 503: errors[503],
+            404: {"model": ErrorBody, "description": "no article with that id"},
+            409: {"model": ErrorBody, "description": "the article is part of the corpus proper, not an upload"},
+        },
+    )
+    def remove_article(article_id: str, request: Request) -> ArticlesChanged:
+        live: LiveEngine = request.app.state.live
+        engine = live.current()
+        engine.article(article_id)  # 404 before taking the write lock
+        change = live.update(lambda e, corpus: delete_article(corpus, e.index.path, e.embedder, article_id))
+        return ArticlesChanged.model_validate(change.to_dict())
+
+    app.include_router(make_router(_engine, _check_key))
+
     @app.get("/health", summary="Whether an index is loaded, with its counts (open without the API key)",
              responses={200: {"model": Health, "description": "an index is loaded"},
                         503: {"model": HealthUnavailable,
@@ -319,10 +513,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     if settings.ui:
         from ui.app import mount_ui
 
-        def get_engine() -> Engine:
-            if app.state.engine is None:
-                raise IndexMissingError(app.state.engine_error or "no index is loaded")
-            return app.state.engine
+        live = app.state.live
 
-        mount_ui(app, get_engine)
+        def add_from_ui(files: list[tuple[str, bytes]], key: str | None) -> Change:
+            if settings.api_key and key != settings.api_key:
+                raise RagError("API 密钥不对：添加文章需要服务器的 API 密钥（RAG_API_KEY）")
+            return live.update(lambda e, corpus: add_files(corpus, e.index.path, e.embedder, files))
+
+        mount_ui(app, live.current, add_articles=add_from_ui, key_required=bool(settings.api_key))
     return app

@@ -4,6 +4,7 @@
     rag index                  # build or update index/ from corpus/
     rag ask "招远2023年黄金产业总产值是多少？" --json   # what POST /ask returns
     rag serve                  # chat UI at /ui and the API, building the index on first run
+    rag add today.md           # add articles to the index (into corpus/uploads/)
     rag eval --check           # the gold set; exit 1 below the committed thresholds
     rag bench                  # speed: build, legs, ask, HTTP load, scale sweep
 """
@@ -91,7 +92,9 @@ def corpus(path: Path, as_json: bool, limit: int | None) -> None:
             "id": a.id,
             "title": a.title,
             "date": a.date,
+            "date_source": a.date_source,
             "source": a.source,
+            "publication": a.publication,
             "chunks": len(chunk_article(a)),
             "characters": sum(len(p) for p in a.paragraphs),
         }
@@ -218,6 +221,78 @@ def index_cmd(path, index_dir, embedder, chunk_chars, rebuild, as_json):
         f"(files {changes or 'unchanged'}; embedded {report.embedded}, reused {report.reused}"
         + (f", {report.passages_per_s:.1f} passages/s" if report.embedded else "") + ")"
     )
+
+
+@main.command("add")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--index-dir", type=click.Path(path_type=Path), help="the index to update (default: index/)")
+@click.option("--json", "as_json", is_flag=True, help="print what POST /articles returns")
+def add_cmd(files, index_dir, as_json):
+    """Add article files (.txt, .md, .html, .jsonl) to the index, incrementally.
+
+    The files are copied into uploads/ inside the corpus folder the index was built from,
+    so a later `rag index` keeps them. A running `rag serve` on the same index answers from
+    the new index within seconds; questions under way finish on the old one.
+
+    Example: rag add today/*.md --index-dir index
+    """
+    from rag.embedders import make_embedder
+    from rag.uploads import add_files, corpus_of
+
+    settings = _settings(index_dir=index_dir)
+    data = []
+    for path in files:
+        if not path.is_file():
+            raise click.ClickException(f"no file at {path}: give article files (.txt, .md, .html, .jsonl)")
+        data.append((path.name, path.read_bytes()))
+    manifest = _manifest(settings.index_dir)
+    embedder = make_embedder(_embedder_spec(manifest))
+    change = add_files(corpus_of(settings.index_dir), settings.index_dir, embedder, data)
+    if as_json:
+        click.echo(json.dumps(change.to_dict(), ensure_ascii=False, indent=2))
+        return
+    for a in change.articles:
+        click.echo(f"{a.id}  {a.date or '-':10}  {a.title}  ({a.source})")
+    report = change.report
+    click.echo(f"added {len(change.articles)} article(s) to {settings.index_dir}: now {report.articles} articles, "
+               f"{report.chunks} chunks (embedded {report.embedded}) in {report.seconds:.1f}s")
+
+
+@main.command("remove")
+@click.argument("article_id")
+@click.option("--index-dir", type=click.Path(path_type=Path), help="the index to update (default: index/)")
+def remove_cmd(article_id, index_dir):
+    """Remove an uploaded article (the uploaded file that holds it) from the index.
+
+    Example: rag remove 3f2a9c0d1e4b5a6f
+    """
+    from rag.embedders import make_embedder
+    from rag.uploads import corpus_of, delete_article
+
+    settings = _settings(index_dir=index_dir)
+    embedder = make_embedder(_embedder_spec(_manifest(settings.index_dir)))
+    change = delete_article(corpus_of(settings.index_dir), settings.index_dir, embedder, article_id)
+    click.echo(f"removed {', '.join(change.files)} ({len(change.articles)} article(s)); "
+               f"now {change.report.articles} articles")
+
+
+def _manifest(index_dir: Path) -> dict:
+    try:
+        return json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(
+            f"no index at {index_dir}: build one first with `rag index corpus --index-dir {index_dir}`"
+        ) from exc
+
+
+def _embedder_spec(manifest: dict) -> str:
+    """The `--embedder` value that rebuilds vectors like the index's own."""
+    built = manifest["embedder"]["id"]
+    if built == "multilingual-e5-small":
+        return "e5"
+    if built.startswith("hash"):
+        return f"hash:{manifest['embedder']['dim']}"
+    return f"st:{built[3:]}" if built.startswith("st:") else built
 
 
 def _open_engine(index_dir: Path | None, embedder: str | None, composer: str | None = None):

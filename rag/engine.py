@@ -3,7 +3,8 @@
     question -> follow-up rewrite -> hybrid search -> extractive composer (-> optional LLM)
 
 One Engine is made at start-up (API lifespan, CLI command) and shared; its methods are safe
-to call from several threads at once (nothing in it changes after loading).
+to call from several threads at once (nothing in it changes after loading). Adding or
+removing articles makes a new Engine (`with_index`) that replaces the old one.
 """
 
 from __future__ import annotations
@@ -131,6 +132,16 @@ class Engine:
         engine.warm_up()
         return engine
 
+    def with_index(self, index: Index) -> Engine:
+        """A new engine over another index (an updated one), with this one's embedder and settings.
+
+        The API swaps its engine for the new one in one assignment: a question already under
+        way finishes on the engine it started with, so no answer mixes two indexes.
+        """
+        engine = type(self)(index, self.embedder, self.llm, self.max_question_chars)
+        engine.fusion, engine.dense_weight = self.fusion, self.dense_weight
+        return engine
+
     def warm_up(self) -> None:
         """Load jieba's dictionaries and the query model now, not on the first question."""
         analyze("招远2023年黄金产业总产值是多少？")
@@ -151,7 +162,15 @@ class Engine:
         hits, timings = search(self.index, self.embedder, query, top_k, mode, parsed,  # type: ignore[arg-type]
                                self.fusion, self.dense_weight)  # type: ignore[arg-type]
         timings["total_ms"] = (time.perf_counter() - started) * 1000
+        self._provenance(hits)
         return hits, {k: round(v, 2) for k, v in timings.items()}
+
+    def _provenance(self, items: list) -> None:
+        """Copy each article's date source and publication onto its hits or citations."""
+        for item in items:
+            article = self.index.articles.get(item.article_id)
+            if article is not None:
+                item.date_source, item.publication = article.date_source, article.publication
 
     def search(self, query: str, top_k: int = 5, mode: str = "hybrid", filters: dict | None = None) -> list[Hit]:
         return self.search_timed(query, top_k, mode, filters)[0]
@@ -182,6 +201,7 @@ class Engine:
             if generated:
                 answer = Answer(generated, False, answer.citations)
         timings["total_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        self._provenance(answer.citations)
         answer.timings_ms = timings
         answer.query = standalone
         return answer

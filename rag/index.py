@@ -45,6 +45,7 @@ from rag.chunking import chunk_articles
 from rag.corpus import list_corpus_files, load_corpus
 from rag.embedders import Embedder
 from rag.errors import IndexConflictError, IndexMismatchError, IndexMissingError, InputError, RagError
+from rag.meta import entry_key, read_sidecar
 from rag.tokenize import tokenize, tokenizer_id
 from rag.types import Article, Chunk, content_id
 
@@ -83,6 +84,16 @@ def _file_sha(path: Path) -> str:
 
 def _corpus_hash(files: dict[str, str]) -> str:
     return content_id(*(f"{name}:{sha}" for name, sha in sorted(files.items())), length=64)
+
+
+def _sidecar_key(sha: str, entry: Any | None) -> str:
+    """A file's key in the manifest: its sha256, combined with its meta.jsonl entry when it has one."""
+    return content_id(sha, entry_key(entry), length=64) if entry is not None else sha
+
+
+def _file_keys(source: Path, named: list[tuple[str, Path]]) -> dict[str, str]:
+    sidecar = read_sidecar(source)
+    return {name: _sidecar_key(_file_sha(path), sidecar.get(name)) for name, path in named}
 
 
 def _embed_key(embedder_id: str, chunk: Chunk) -> str:
@@ -126,6 +137,7 @@ class Index:
     dense: Any  # faiss.Index
     bm25: BM25
     tokens: list[list[str]]  # the BM25 tokens of each chunk (for IDF and incremental builds)
+    article_files: dict[str, str] = field(default_factory=dict)  # article id -> corpus file it came from
 
     @property
     def embedder_id(self) -> str:
@@ -305,7 +317,9 @@ def load_index(index_dir: Path, embedder_id: str | None = None) -> Index:
             )
     _check_files(index_dir, manifest)
     try:
-        articles = {r["article"]["id"]: Article(**r["article"]) for r in _read_jsonl(index_dir / "articles.jsonl")}
+        article_rows = _read_jsonl(index_dir / "articles.jsonl")
+        articles = {r["article"]["id"]: Article(**r["article"]) for r in article_rows}
+        article_files = {r["article"]["id"]: r["file"] for r in article_rows}
         rows = _read_jsonl(index_dir / "chunks.jsonl")
         chunks = [Chunk(**row["chunk"]) for row in rows]
         tokens = [row["tokens"] for row in rows]
@@ -326,7 +340,7 @@ def load_index(index_dir: Path, embedder_id: str | None = None) -> Index:
         )
     if isinstance(dense, faiss.IndexHNSW):
         dense.hnsw.efSearch = HNSW_EF_SEARCH
-    return Index(index_dir, manifest, articles, chunks, vectors, dense, bm25, tokens)
+    return Index(index_dir, manifest, articles, chunks, vectors, dense, bm25, tokens, article_files)
 
 
 def index_status(index_dir: Path, source: Path) -> str:
@@ -338,7 +352,7 @@ def index_status(index_dir: Path, source: Path) -> str:
         return "missing"
     except RagError:
         return "damaged"
-    files = {name: _file_sha(path) for name, path in _named_files(Path(source))}
+    files = _file_keys(Path(source), _named_files(Path(source)))
     return "fresh" if manifest.get("corpus_hash") == _corpus_hash(files) else "stale"
 
 
@@ -542,12 +556,12 @@ def _hash_files(named: list[tuple[str, Path]], warnings: list[str]) -> dict[str,
     return files
 
 
-def _load_file(name: str, path: Path, sha: str) -> tuple[Any, str] | None:
+def _load_file(name: str, path: Path, sha: str, meta: dict) -> tuple[Any, str] | None:
     """The articles of one corpus file and the hash of the bytes they came from; None when
     the file disappeared. A file that changes while it is read is read again."""
     for _ in range(3):
         try:
-            loaded = load_corpus(path)
+            loaded = load_corpus(path, meta=meta)
             after = _file_sha(path)
         except (FileNotFoundError, InputError):
             if not path.exists():
@@ -589,8 +603,10 @@ def _build(source: Path, index_dir: Path, embedder: Embedder, chunk_chars: int, 
     started = time.perf_counter()
     named = _named_files(source)
     warnings: list[str] = []
-    files = _hash_files(named, warnings)
-    named = [(name, path) for name, path in named if name in files]
+    shas = _hash_files(named, warnings)
+    named = [(name, path) for name, path in named if name in shas]
+    sidecar = read_sidecar(source)
+    files = {name: _sidecar_key(sha, sidecar.get(name)) for name, sha in shas.items()}
     previous = None if rebuild else _previous(index_dir, embedder.id, chunk_chars)
     old_files: dict[str, str] = previous.manifest.get("files", {}) if previous else {}
     if previous and not previous.same_chunking:
@@ -625,7 +641,7 @@ def _build(source: Path, index_dir: Path, embedder: Embedder, chunk_chars: int, 
     for name, path in named:
         if name in unchanged:
             continue
-        found = _load_file(name, path, files[name])
+        found = _load_file(name, path, shas[name], {path.name: sidecar[name]} if name in sidecar else {})
         if found is None:
             report.warnings.append(f"{name} disappeared while it was being indexed; left out")
             del files[name]
@@ -633,7 +649,8 @@ def _build(source: Path, index_dir: Path, embedder: Embedder, chunk_chars: int, 
                 if name in names:
                     names.remove(name)
             continue
-        loaded, files[name] = found
+        loaded, sha = found
+        files[name] = _sidecar_key(sha, sidecar.get(name))
         report.warnings += loaded.warnings
         for article in loaded.articles:
             if not path.name.endswith((".jsonl", ".jsonl.gz")) and article.source != name:

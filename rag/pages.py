@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from rag.clean import CJK, display_width, fix_spaces, is_sentence_end, join_lines, split_sentences
 
-__all__ = ["Piece", "derive_title", "detect_layout", "find_date", "paragraph_kind", "split_page"]
+__all__ = ["Piece", "derive_title", "detect_layout", "find_date", "find_month_day", "paragraph_kind", "split_page"]
 
 
 @dataclass
@@ -39,6 +39,9 @@ class Piece:
     paragraphs: list[str]
     date: str | None = None
     title_from_text: bool = False  # no headline was found: the title quotes the text
+    date_source: str | None = None  # "dateline" or "front_matter" when `date` is set
+    month_day: str | None = None  # "MM-DD" from a dateline without a year ("本报烟台2月21日讯")
+    publication: str | None = None
 
 
 @dataclass
@@ -83,6 +86,7 @@ _LEAD = re.compile(
     rf"|新华社[{CJK}]{{0,8}}?(?:\d{{4}}年)?\d{{1,2}}月\d{{1,2}}日电)"
 )
 _DATELINE_YEAR = re.compile(rf"(?:本报|新华社)[{CJK}]{{0,8}}?(\d{{4}})年(\d{{1,2}})月(\d{{1,2}})日[讯电]")
+_DATELINE_NO_YEAR = re.compile(rf"^(?:本报|新华社)[{CJK}]{{0,8}}?(\d{{1,2}})\s*月\s*(\d{{1,2}})\s*日\s*[讯电]")
 _CAPTION = re.compile(r"^[①-⑳]|[ \u3000]摄$|供图[)）]?$|^图为")
 _NOTE = re.compile(r"^[（(].*[）)]$")
 _SENTENCE_MARK = re.compile(r"[。！？!?；;]")
@@ -378,6 +382,21 @@ def find_date(paragraphs: list[str]) -> str | None:
     return None
 
 
+def find_month_day(paragraphs: list[str]) -> str | None:
+    """"MM-DD" from a dateline without a year ("本报烟台2 月21 日讯"), else None.
+
+    Only the opening of one of the first paragraphs counts: a date later in a sentence is
+    the date of an event, not of the report.
+    """
+    for text in paragraphs[:4]:
+        match = _DATELINE_NO_YEAR.match(text.strip(" \u3000"))
+        if match:
+            month, day = (int(g) for g in match.groups())
+            if 1 <= month <= 12 and 1 <= day <= 31:
+                return f"{month:02d}-{day:02d}"
+    return None
+
+
 _LEAD_PREFIX = re.compile(rf"^(?:[（(]上接第.{{1,3}}版[）)]|本报[{CJK}0-9 ]{{0,14}}?[讯电][ \u3000]*)")
 
 
@@ -407,5 +426,8 @@ def split_page(text: str) -> list[Piece]:
         if derived:
             title = derive_title(paragraphs)
         if paragraphs or title:
-            pieces.append(Piece(title, paragraphs, find_date(paragraphs), title_from_text=derived))
+            date = find_date(paragraphs)
+            pieces.append(Piece(title, paragraphs, date, title_from_text=derived,
+                                date_source="dateline" if date else None,
+                                month_day=None if date else find_month_day(paragraphs)))
     return pieces

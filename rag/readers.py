@@ -8,7 +8,7 @@ Formats, by file name (each may also be gzip-compressed, ending in `.gz`):
   heading; markup is removed, and lines made only of links (navigation) are dropped.
   A body written as HTML (`<p>` paragraphs) is read as HTML.
 - `.html` / `.htm`: one article; title from front matter, `<title>` or the first `<h1>`.
-- `.jsonl`: one article a line, `{"id", "title", "text", "date"?, "source"?}`; read as a
+- `.jsonl`: one article a line, `{"id", "title", "text", "date"?, "source"?, "publication"?}`; read as a
   stream, a bad line is skipped with a warning and the rest of the file is still read.
 
 Encodings: UTF-8 with or without BOM, then GB18030 (a superset of GBK and GB2312); a
@@ -195,7 +195,8 @@ def _marked_up_piece(text: str, fmt: str) -> Piece:
     derived = not title
     if derived:
         title = derive_title(paragraphs)
-    return Piece(title, paragraphs, normalize_date(meta.get("date")), title_from_text=derived)
+    date = normalize_date(meta.get("date"))
+    return Piece(title, paragraphs, date, title_from_text=derived, date_source="front_matter" if date else None)
 
 
 def _json_piece(record: Any) -> Piece:
@@ -210,7 +211,10 @@ def _json_piece(record: Any) -> Piece:
     derived = not title
     if derived:
         title = derive_title(paragraphs)
-    return Piece(title, paragraphs, normalize_date(record.get("date")), title_from_text=derived)
+    date = normalize_date(record.get("date"))
+    publication = record.get("publication")
+    return Piece(title, paragraphs, date, title_from_text=derived, date_source="front_matter" if date else None,
+                 publication=fix_spaces(publication) or None if isinstance(publication, str) else None)
 
 
 def _jsonl_lines(path: Path) -> Iterator[bytes]:

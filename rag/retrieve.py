@@ -19,7 +19,7 @@ from rag.embedders import Embedder
 from rag.errors import InputError
 from rag.index import Index
 from rag.tokenize import tokenize
-from rag.types import Chunk, Hit
+from rag.types import Article, Chunk, Hit
 
 __all__ = ["Filters", "MODES", "RRF_K", "search"]
 
@@ -50,28 +50,39 @@ class Filters:
     date_from: str | None = None
     date_to: str | None = None
     place: str | None = None
+    publications: list[str] | None = None  # the newspaper (Article.publication)
 
     @classmethod
     def from_dict(cls, data: dict | None) -> Filters | None:
         if not data:
             return None
-        unknown = set(data) - {"sources", "source", "date_from", "date_to", "place"}
+        unknown = set(data) - {"sources", "source", "date_from", "date_to", "place", "publication", "publications"}
         if unknown:
             raise InputError(
-                f"unknown filter(s) {sorted(unknown)}: use sources, date_from, date_to (YYYY-MM-DD), place"
+                f"unknown filter(s) {sorted(unknown)}: use sources, date_from, date_to (YYYY-MM-DD), place, "
+                "publication"
             )
         sources = data.get("sources") or ([data["source"]] if data.get("source") else None)
-        filters = cls(sources, data.get("date_from"), data.get("date_to"), data.get("place"))
+        publications = data.get("publications") or ([data["publication"]] if data.get("publication") else None)
+        if publications is not None and not (
+            isinstance(publications, list) and all(isinstance(p, str) for p in publications)
+        ):
+            raise InputError(f"publication must be a newspaper name (or publications a list of them), got {publications!r}")
+        filters = cls(sources, data.get("date_from"), data.get("date_to"), data.get("place"), publications)
         for name in ("date_from", "date_to"):
             value = getattr(filters, name)
             if value is not None and not _is_date(value):
                 raise InputError(f"{name} must be a date in the form YYYY-MM-DD, such as 2023-01-31; got {value!r}")
         return filters
 
-    def mask(self, chunks: list[Chunk]) -> np.ndarray:
+    def mask(self, chunks: list[Chunk], articles: dict[str, Article] | None = None) -> np.ndarray:
         keep = np.ones(len(chunks), dtype=bool)
         for i, chunk in enumerate(chunks):
             if self.sources and chunk.source not in self.sources:
+                keep[i] = False
+            elif self.publications and (
+                articles is None or getattr(articles.get(chunk.article_id), "publication", None) not in self.publications
+            ):
                 keep[i] = False
             elif (self.date_from or self.date_to) and not chunk.date:
                 keep[i] = False
@@ -133,7 +144,7 @@ def search(
     if top_k < 1:
         raise InputError(f"top_k must be >= 1, got {top_k}")
     timings: dict[str, float] = {}
-    allowed = filters.mask(index.chunks) if filters else None
+    allowed = filters.mask(index.chunks, index.articles) if filters else None
     pool = max(CANDIDATES, top_k * 4)
     legs_ranked: list[tuple[np.ndarray, float]] = []
     legs_scored: list[tuple[np.ndarray, np.ndarray, float]] = []

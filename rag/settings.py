@@ -29,11 +29,12 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
-    api_key: str | None = None  # when set, requests must send it in the X-API-Key header (the chat page too)
+    api_key: str | None = None  # when set, requests must send it in X-API-Key or Authorization: Bearer (the chat page too)
     ui_public: bool = False  # with api_key set, serve the chat page at /ui to anyone all the same
     ask_rate_limit: int | None = Field(None, ge=1)  # questions a minute per client (/ask, /ask/stream); None: off
     cors_origins: list[str] = []
     max_body_bytes: int = Field(64 * 1024, ge=1024)
+    max_upload_bytes: int = Field(4 * 1024 * 1024, ge=1024)  # POST /articles (a newspaper page is ~20 KB)
     max_question_chars: int = Field(1000, ge=10)
     build_if_missing: bool = True  # `rag serve` builds the index from corpus_dir on first run
     ui: bool = True  # mount the Gradio chat at /ui

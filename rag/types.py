@@ -17,6 +17,15 @@ def content_id(*parts: str, length: int = 16) -> str:
     return digest[:length]
 
 
+# Where an article's date came from:
+#   dateline      a dateline that states the full date ("本报济南2024年2月21日讯")
+#   front_matter  the file's own metadata: Markdown/HTML front matter, a JSON record's "date"
+#   sidecar       the corpus's meta.jsonl names the date of the file
+#   inferred      a dateline gives month and day; the year is one the text states as current
+#                 (meta.jsonl records it with the words it was read from). Shown as inferred.
+DATE_SOURCES = ("dateline", "front_matter", "sidecar", "inferred")
+
+
 @dataclass
 class Article:
     """One cleaned article. `id` is a content hash of source, title and text."""
@@ -26,6 +35,12 @@ class Article:
     date: str | None  # ISO "YYYY-MM-DD", or None when the article does not say
     source: str  # the corpus file name it came from
     paragraphs: list[str]
+    # Where `date` came from (see DATE_SOURCES), and for "inferred" dates the words of the
+    # text the year was read from; None when there is no date.
+    date_source: str | None = None
+    date_evidence: str | None = None
+    publication: str | None = None  # the newspaper, when the file or the sidecar names it
+    page: str | None = None  # the printed page, when the sidecar names it
 
     @property
     def text(self) -> str:
@@ -66,6 +81,8 @@ class Hit:
     source: str
     text: str
     score: float
+    date_source: str | None = None  # filled from the article (see DATE_SOURCES)
+    publication: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,6 +98,8 @@ class Citation:
     source: str
     text: str
     score: float
+    date_source: str | None = None  # filled from the article (see DATE_SOURCES)
+    publication: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -22,7 +22,8 @@ def test_ask_returns_the_answer_object(client):
     body = r.json()
     assert set(body) == {"answer", "refused", "citations", "timings_ms"}
     assert body["citations"]
-    assert set(body["citations"][0]) == {"n", "chunk_id", "article_id", "title", "date", "source", "text", "score"}
+    assert set(body["citations"][0]) == {"n", "chunk_id", "article_id", "title", "date", "date_source", "source",
+                                         "publication", "text", "score"}
 
 
 def test_ask_with_history_and_filters(client):

@@ -83,7 +83,11 @@ def test_real_articles_have_content_ids_and_only_stated_dates(real: CorpusLoad) 
     for article in real.articles:
         assert article.id == content_id(article.source, article.title, article.text)
         assert article.paragraphs and all(p.strip() == p and p for p in article.paragraphs)
-    assert {a.date for a in real.articles} == {None, "2022-05-30"}  # 002's datelines state no year
+    dated = {(a.source[:3], a.date, a.date_source) for a in real.articles if a.date}
+    # 004's front matter; 002's datelines give month and day, meta.jsonl the year its text calls 今年
+    assert dated == {("004", "2022-05-30", "front_matter"), ("002", "2024-02-21", "inferred")}
+    assert sum(1 for a in real.articles if a.date_source == "inferred") == 3
+    assert all(a.date_evidence for a in real.articles if a.date_source == "inferred")
     assert [a.id for a in load_corpus(CORPUS).articles] == [a.id for a in real.articles]
 
 
@@ -179,7 +183,7 @@ def test_cli_json_lists_every_article() -> None:
     assert result.exit_code == 0
     rows = json.loads(result.stdout)
     assert len(rows) == 29
-    assert set(rows[0]) == {"id", "title", "date", "source", "chunks", "characters"}
+    assert set(rows[0]) == {"id", "title", "date", "date_source", "source", "publication", "chunks", "characters"}
     assert rows[-1]["date"] == "2022-05-30" and rows[-1]["chunks"] > 1
 
 

@@ -82,3 +82,14 @@ def test_real_model_refuses_near_misses(e5_engine, question):
 def test_top_k_keeps_the_closing_sentence_of_a_comparison(engine):
     answer = engine.ask("招远和寿光的高新技术企业分别有多少家？", top_k=1)
     assert len(answer.citations) == 1 and "寿光" in answer.answer
+
+
+def test_publication_and_date_filters(engine):
+    hits = engine.search("高质量发展", top_k=10, filters={"publication": "大众日报"})
+    assert hits and {(h.source[:3], h.publication) for h in hits} == {("004", "大众日报")}
+    hits = engine.search("高质量发展", top_k=10, filters={"date_from": "2024-01-01", "date_to": "2024-12-31"})
+    assert hits and {(h.date, h.date_source) for h in hits} == {("2024-02-21", "inferred")}
+    answer = engine.ask("乳山市已累计减少审批环节多少个？")
+    assert all(c.publication == ("大众日报" if c.source.startswith("004") else None) for c in answer.citations)
+    with pytest.raises(InputError, match="publication"):
+        engine.search("高质量发展", filters={"publication": 5})

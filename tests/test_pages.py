@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag.clean import content_signature
-from rag.pages import Piece, derive_title, detect_layout, find_date, paragraph_kind, split_page
+from rag.pages import Piece, derive_title, detect_layout, find_date, find_month_day, paragraph_kind, split_page
 
 DATA = Path(__file__).parent / "data"
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
@@ -207,3 +207,22 @@ _LINE = st.one_of(
 def test_splitting_any_page_never_loses_or_duplicates_a_character(lines: list[str]) -> None:
     raw = "\n".join(lines)
     assert _signature(split_page(raw)) == content_signature(raw)
+
+
+@pytest.mark.parametrize(
+    ("paragraphs", "month_day"),
+    [
+        (["　　本报烟台2 月21 日讯 今天下午，省政府在烟台召开政企沟通交流会"], "02-21"),
+        (["□记者 刘童 报道", "本报济南2月21日讯 记者今天从全省大会上获悉"], "02-21"),
+        (["本报烟台讯 2 月18 日，位于屺姆岛的项目开工"], None),  # an event's date, not the report's
+        (["今年2月21日，会议召开。"], None),
+        (["本报烟台13月40日讯 不是日期"], None),
+    ],
+)
+def test_find_month_day(paragraphs: list[str], month_day: str | None) -> None:
+    assert find_month_day(paragraphs) == month_day
+
+
+def test_a_dateline_with_the_year_is_recorded_as_a_dateline() -> None:
+    (piece,) = split_page("本报济南2024年2月21日讯 记者今天从全省煤田地质高质量发展大会上获悉，资源保障取得新进展。\n")
+    assert (piece.date, piece.date_source, piece.month_day) == ("2024-02-21", "dateline", None)

@@ -19,6 +19,8 @@ from ui.app import (
     UNEXPECTED_ERROR,
     build_ui,
     highlight,
+    make_filters,
+    upload_articles,
     index_status,
     marker_sentences,
     mount_ui,
@@ -289,3 +291,68 @@ def test_turn_over_the_real_engine(engine: Any) -> None:
     assert "rag-error" not in content and 'class="rag-card"' in content
     assert "原文暂不可用" not in content, "every cited article opens"
     assert [t["role"] for t in steps[-1][2]] == ["user", "assistant"]
+
+
+# ------------------------------------------------------------------- dates, filters, upload
+
+
+@pytest.mark.parametrize(
+    ("source", "label"),
+    [("dateline", "据电头"), ("front_matter", "据文件元数据"), ("sidecar", "据 meta.jsonl"), ("inferred", "推断")],
+)
+def test_cards_say_where_a_date_came_from(source: str, label: str) -> None:
+    cite = _cite()
+    cite.date_source = source
+    article = Article("a1", ARTICLE.title, "2024-07-01", "000.txt", ARTICLE.paragraphs, date_source=source,
+                      date_evidence="年份据正文：<今年>是2024年" if source == "inferred" else None)
+    out = render_answer(ANSWER.answer, [cite], articles={"a1": article})
+    assert f"2024-07-01<span class=\"rag-date-source\">（{label}）</span>" in out
+    if source == "inferred":
+        assert 'title="年份据正文：&lt;今年&gt;是2024年"' in out
+
+
+def test_cards_without_a_date_say_so() -> None:
+    cite = _cite()
+    cite.date = None
+    assert "日期不详" in render_answer(ANSWER.answer, [cite])
+
+
+def test_make_filters() -> None:
+    assert make_filters("", " ", []) == {}
+    assert make_filters("2024-01-01", "2024-12", ["大众日报"]) == {
+        "date_from": "2024-01-01", "date_to": "2024-12", "publications": ["大众日报"]}
+    with pytest.raises(Exception, match="2024-02-21"):
+        make_filters("昨天", "", None)
+
+
+def test_ui_has_filters_and_a_named_api(engine: Any) -> None:
+    demo = build_ui(lambda: engine)
+    config = demo.get_config_file()
+    labels = {c.get("props", {}).get("label") for c in config["components"]}
+    assert {"起始日期", "截止日期", "报纸"} <= labels and "文章文件（.txt、.md、.html、.jsonl）" not in labels
+    names = {d.get("api_name") for d in config["dependencies"] if d.get("api_visibility", "public") == "public"}
+    assert {"chat", "ask"} <= names
+
+
+def test_upload_control_reports_what_was_added(tmp_path) -> None:
+    note = tmp_path / "note.md"
+    note.write_text("# 标题\n\n正文。", encoding="utf-8")
+    seen = []
+
+    class Change:
+        articles = [Article("x", "标题<b>", None, "uploads/note.md", ["正文。"])]
+
+    def add(files, key):
+        seen.append((files, key))
+        return Change()
+
+    out = upload_articles([str(note)], "secret", add)
+    assert seen == [([("note.md", "# 标题\n\n正文。".encode())], "secret")]
+    assert "已添加 1 篇文章" in out and "&lt;b&gt;" in out
+    assert "请先选择文件" in upload_articles([], None, add)
+    assert "未开放" in upload_articles([str(note)], None, None)
+
+    def refuse(files, key):
+        raise InputError("API 密钥不对")
+
+    assert "API 密钥不对" in upload_articles([str(note)], "wrong", refuse)

@@ -35,7 +35,7 @@ from rag.types import Article, Citation
 if TYPE_CHECKING:
     from rag.engine import Engine
 
-__all__ = ["EXAMPLE_QUESTIONS", "MODES", "build_ui", "mount_ui", "render_answer"]
+__all__ = ["EXAMPLE_QUESTIONS", "MODES", "build_ui", "make_filters", "mount_ui", "render_answer"]
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +174,31 @@ def _article_html(article: Article, passage: str) -> str:
     )
 
 
+# How a card says where its date came from (Article.date_source, see rag.types.DATE_SOURCES).
+DATE_LABELS = {
+    "dateline": "据电头",
+    "front_matter": "据文件元数据",
+    "sidecar": "据 meta.jsonl",
+    "inferred": "推断",
+}
+
+
+def _date_html(c: Citation, article: Article | None) -> str:
+    """The date with where it came from; an inferred one says so, with its evidence on hover."""
+    if not c.date:
+        return "日期不详"
+    label = DATE_LABELS.get(c.date_source or "", "")
+    if not label:
+        return _esc(c.date)
+    evidence = html.escape((article.date_evidence if article else None) or "", quote=True)
+    kind = html.escape(c.date_source or "", quote=True)
+    return (f'<span class="rag-date rag-date-{kind}" title="{evidence}">{_esc(c.date)}'
+            f'<span class="rag-date-source">（{label}）</span></span>')
+
+
 def _card_html(c: Citation, sentences: Sequence[str], article: Article | None) -> str:
-    meta = " · ".join(_esc(x) for x in (c.date or "日期不详", c.source))
+    parts = [_date_html(c, article)] + [_esc(x) for x in (c.publication, c.source) if x]
+    meta = " · ".join(parts)
     full = _article_html(article, c.text) if article else '<div class="rag-muted">原文暂不可用</div>'
     return (
         f'<div class="rag-card"><div class="rag-card-head"><span class="rag-card-n">{c.n}</span>'
@@ -249,6 +272,7 @@ def respond(
     mode: str,
     *,
     get_engine: Callable[[], Engine],
+    filters: dict[str, Any] | None = None,
 ) -> Iterator[Outputs]:
     """Stream one chat turn. Yields (chatbot messages, display state, history state, textbox).
 
@@ -266,7 +290,7 @@ def respond(
         engine = get_engine()
         text, cites, final = "", [], None
         for event in engine.ask_stream(
-            question, top_k=int(top_k), history=list(history) or None, mode=mode
+            question, top_k=int(top_k), history=list(history) or None, mode=mode, filters=filters or None
         ):
             kind = event.get("event")
             if kind == "delta":
@@ -307,6 +331,57 @@ def index_status(get_engine: Callable[[], Engine]) -> str:
         embedder = embedder.get("id", "?")
     parts = [f"{info.get('articles', '?')} 篇文章", f"{info.get('chunks', '?')} 个段落", f"向量模型 {embedder}"]
     return f'<div class="rag-status">索引已加载：{_esc(" · ".join(parts))}</div>'
+
+
+def make_filters(date_from: str | None, date_to: str | None, publications: Sequence[str] | None) -> dict[str, Any]:
+    """The settings panel's filters as `/ask` takes them (empty fields left out).
+
+    >>> make_filters("2024-01-01", "", ["大众日报"])
+    {'date_from': '2024-01-01', 'publications': ['大众日报']}
+    """
+    filters: dict[str, Any] = {}
+    for name, value in (("date_from", date_from), ("date_to", date_to)):
+        value = (value or "").strip()
+        if value:
+            if not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", value):
+                raise RagError(f"日期请写成 2024-02-21 的样子（{'起始' if name == 'date_from' else '截止'}日期：{value}）")
+            filters[name] = value
+    if publications:
+        filters["publications"] = list(publications)
+    return filters
+
+
+def publications_of(engine: Any) -> list[str]:
+    """The newspapers named by the loaded articles (for the filter's choices)."""
+    try:
+        articles = engine.index.articles.values()
+    except AttributeError:
+        return []
+    return sorted({a.publication for a in articles if getattr(a, "publication", None)})
+
+
+AddArticles = Callable[[list[tuple[str, bytes]], str | None], Any]
+
+
+def upload_articles(paths: Sequence[Any] | None, key: str | None, add: AddArticles | None) -> str:
+    """Add the uploaded files to the index; one line saying what was added (escaped HTML)."""
+    if add is None:
+        return '<div class="rag-status rag-status-bad">此服务器未开放添加文章。</div>'
+    files = []
+    for item in paths or []:
+        path = Path(getattr(item, "name", None) or str(item))
+        files.append((path.name, path.read_bytes()))
+    if not files:
+        return '<div class="rag-status rag-status-bad">请先选择文件（.txt、.md、.html 或 .jsonl）。</div>'
+    try:
+        change = add(files, key or None)
+    except RagError as exc:
+        return f'<div class="rag-status rag-status-bad">{_esc(str(exc))}</div>'
+    except Exception:
+        log.exception("adding %d file(s) failed", len(files))
+        return f'<div class="rag-status rag-status-bad">{_esc(UNEXPECTED_ERROR)}</div>'
+    titles = "、".join(f"《{a.title}》" for a in change.articles[:5]) + ("等" if len(change.articles) > 5 else "")
+    return f'<div class="rag-status">已添加 {len(change.articles)} 篇文章：{_esc(titles)}</div>'
 
 
 # -------------------------------------------------------------------------------- layout
@@ -356,11 +431,26 @@ def _reset() -> tuple[Messages, Messages, Messages, str]:
     return [], [], [], ""
 
 
-def build_ui(get_engine: Callable[[], Engine]) -> gr.Blocks:
-    """The chat page. `get_engine` returns the app's engine or raises a RagError."""
+def build_ui(get_engine: Callable[[], Engine], add_articles: AddArticles | None = None,
+             key_required: bool = False) -> gr.Blocks:
+    """The chat page. `get_engine` returns the app's engine or raises a RagError;
+    `add_articles(files, api_key)` adds uploaded files (no upload control without it)."""
 
-    def chat(question: str, display: Messages, history: Messages, top_k: float, mode: str) -> Iterator[Outputs]:
-        yield from respond(question, display, history, top_k, mode, get_engine=get_engine)
+    def chat(question: str, display: Messages, history: Messages, top_k: float, mode: str,
+             date_from: str = "", date_to: str = "", publications: list[str] | None = None) -> Iterator[Outputs]:
+        try:
+            filters = make_filters(date_from, date_to, publications)
+        except RagError as exc:
+            shown = [*display, {"role": "user", "content": _esc(question)},
+                     {"role": "assistant", "content": render_error(str(exc))}]
+            yield shown, shown, history, question
+            return
+        yield from respond(question, display, history, top_k, mode, get_engine=get_engine, filters=filters)
+
+    def ask(question: str, history: list[dict[str, str]] | None = None, top_k: int = DEFAULT_TOP_K,
+            mode: str = "hybrid") -> dict[str, Any]:
+        """Answer a question as POST /ask does: {answer, refused, citations, timings_ms}."""
+        return get_engine().ask(question, int(top_k), history or None, mode).to_dict()
 
     with gr.Blocks(title="报纸问答助手") as demo:
         display = gr.State([])
@@ -393,24 +483,53 @@ def build_ui(get_engine: Callable[[], Engine]) -> gr.Blocks:
                 with gr.Accordion("设置", open=True):
                     top_k = gr.Slider(1, 10, value=DEFAULT_TOP_K, step=1, label="来源数量")
                     mode = gr.Radio(list(MODES), value="hybrid", label="检索方式")
+                    date_from = gr.Textbox("", label="起始日期", placeholder="2024-01-01", max_lines=1,
+                                           info="设定日期后，日期不详的文章不参与检索", elem_id="rag-date-from")
+                    date_to = gr.Textbox("", label="截止日期", placeholder="2024-12-31", max_lines=1, elem_id="rag-date-to")
+                    publications = gr.Dropdown([], value=[], multiselect=True, label="报纸", allow_custom_value=True,
+                                               info="不选即全部",
+                                               elem_id="rag-publications")
+                if add_articles is not None:
+                    with gr.Accordion("添加文章", open=False, elem_id="rag-add"):
+                        files = gr.File(file_count="multiple", file_types=[".txt", ".md", ".html", ".htm", ".jsonl"],
+                                        label="文章文件（.txt、.md、.html、.jsonl）", elem_id="rag-files")
+                        key = gr.Textbox(label="API 密钥", type="password", max_lines=1, visible=key_required)
+                        add = gr.Button("添加到索引", elem_id="rag-add-button", variant="secondary")
+                        added = gr.HTML(elem_id="rag-added")
                 new_chat = gr.Button("新对话", elem_id="rag-new", variant="secondary")
                 status = gr.HTML(elem_id="rag-status")
 
-        inputs = [question, display, history, top_k, mode]
+        inputs = [question, display, history, top_k, mode, date_from, date_to, publications]
         outputs = [chatbot, display, history, question]
         # The engine is read-only after loading, so several chat turns may run at once.
         common = {"concurrency_id": "rag-chat", "concurrency_limit": 4, "api_visibility": "private"}
         for trigger in (question.submit, send.click, chatbot.example_select):
             trigger(None, js=_SCROLL_TO_BOTTOM)
         scroll = {"fn": None, "js": _SCROLL_TO_LATEST}
-        question.submit(chat, inputs, outputs, **common).then(**scroll)
+        # The one public chat event: gradio_client's `predict(question, api_name="/chat")`.
+        # The conversation lives in the session's state, so a second call is a follow-up.
+        question.submit(chat, inputs, outputs, **{**common, "api_visibility": "public"}, api_name="chat",
+                        api_description="Ask a question; the chat keeps the conversation for follow-ups.").then(**scroll)
         send.click(chat, inputs, outputs, **common).then(**scroll)
         chatbot.example_select(_example_text, None, question, api_visibility="private").then(
             chat, inputs, outputs, **common
         ).then(**scroll)
         new_chat.click(_reset, None, [chatbot, display, history, question], api_visibility="private")
         chatbot.clear(lambda: ([], []), None, [display, history], api_visibility="private")
-        demo.load(lambda: index_status(get_engine), None, status, api_visibility="private")
+        gr.api(ask, api_name="ask", concurrency_id="rag-chat", concurrency_limit=4)
+
+        def refresh() -> tuple[str, Any]:
+            try:
+                choices = publications_of(get_engine())
+            except RagError:
+                choices = []
+            return index_status(get_engine), gr.update(choices=choices)
+
+        demo.load(refresh, None, [status, publications], api_visibility="private")
+        if add_articles is not None:
+            add.click(lambda paths, k: upload_articles(paths, k, add_articles), [files, key], added,
+                      api_visibility="private", concurrency_limit=1).then(
+                refresh, None, [status, publications], api_visibility="private")
     return demo
 
 
@@ -420,7 +539,8 @@ def _theme() -> gr.themes.Base:
     return gr.themes.Soft(primary_hue="blue", neutral_hue="slate", font=cjk, font_mono=["monospace"])
 
 
-def mount_ui(app: FastAPI, get_engine: Callable[[], Engine], path: str = "/ui") -> FastAPI:
+def mount_ui(app: FastAPI, get_engine: Callable[[], Engine], path: str = "/ui", *,
+             add_articles: AddArticles | None = None, key_required: bool = False) -> FastAPI:
     """Mount the chat at `path` and, unless the app already has one, add `GET /` → `path`.
 
     The theme and CSS are given here, not to `gr.Blocks`: Gradio 6 takes them at mount
@@ -429,11 +549,11 @@ def mount_ui(app: FastAPI, get_engine: Callable[[], Engine], path: str = "/ui") 
     path = "/" + path.strip("/")
     app = gr.mount_gradio_app(
         app,
-        build_ui(get_engine),
+        build_ui(get_engine, add_articles, key_required),
         path=path,
         theme=_theme(),
         css_paths=[CSS_PATH],
-        footer_links=["gradio"],  # Gradio's API page would be empty: the chat events are private
+        footer_links=["api", "gradio"],  # "Use via API": the /chat and /ask endpoints
         run_history=False,
     )
     if not any(getattr(r, "path", None) == "/" for r in app.router.routes):
