@@ -104,6 +104,8 @@ class CitationModel(BaseModel):
     article_id: str
     title: str
     date: str | None
+    date_source: str | None = Field(None, description="where the date came from: dateline, front_matter, sidecar, inferred")
+    publication: str | None = Field(None, description="the newspaper, when known")
     source: str
     text: str
     score: float
@@ -121,6 +123,8 @@ class HitModel(BaseModel):
     article_id: str
     title: str
     date: str | None
+    date_source: str | None = Field(None, description="where the date came from: dateline, front_matter, sidecar, inferred")
+    publication: str | None = Field(None, description="the newspaper, when known")
     source: str
     text: str
     score: float
@@ -137,6 +141,10 @@ class ArticleModel(BaseModel):
     date: str | None
     source: str
     paragraphs: list[str]
+    date_source: str | None = None
+    date_evidence: str | None = Field(None, description="for an inferred date, the words it was read from")
+    publication: str | None = None
+    page: str | None = None
 
 
 class ArticleSummary(BaseModel):
@@ -166,6 +174,8 @@ class Health(BaseModel):
     built_at: str | None
     version: str | None
     llm: bool
+    composer: str = Field("rules", description="learned (the sentence reader picks answers) or rules")
+    reader: str | None = Field(None, description="the reader model's id, with its weights' hash")
 
 
 class HealthUnavailable(BaseModel):

@@ -140,7 +140,31 @@ def bench_inproc(index_dir: Path, questions: list[str], repeat: int) -> dict[str
             samples["bm25"] += _time(lambda: index.bm25_search(tokenize(q), 50), 1)
             samples["hybrid_search"] += _time(lambda: engine.search(q, 5), 1)
             samples["ask"] += _time(lambda: engine.ask(q, 5), 1)
+    if engine.reader is not None:  # the same questions answered by the rules composer, for comparison
+        reader, engine.reader = engine.reader, None
+        samples["ask_rules"] = [t for _ in range(repeat) for q in questions for t in _time(lambda: engine.ask(q, 5), 1)]
+        engine.reader = reader
     return {name: _pct(values) for name, values in samples.items()}
+
+
+def bench_reader(index_dir: Path, questions: list[str], pool: int = 24) -> dict[str, Any]:
+    """The reader's throughput on (question, sentence) pairs shaped like the composer's."""
+    from rag.compose import split_sentences
+    from rag.engine import Engine
+
+    engine = Engine.open(index_dir)
+    if engine.reader is None:
+        return {}
+    sentences = [(c.title, "", s) for c in engine.index.chunks for s in split_sentences(c.text)][: pool * 8]
+    pairs, seconds = 0, 0.0
+    for i, q in enumerate(questions[:8]):
+        batch = sentences[(i * pool) % max(1, len(sentences) - pool):][:pool]
+        started = time.perf_counter()
+        engine.reader.score(q, batch)
+        seconds += time.perf_counter() - started
+        pairs += len(batch)
+    return {"reader": engine.reader.id, "pool": pool, "pairs_per_s": round(pairs / seconds, 1),
+            "ms_per_question": round(seconds / min(8, len(questions)) * 1000, 1)}
 
 
 def _load(base: str, questions: list[str], clients: int, per_client: int) -> dict[str, Any]:
@@ -417,6 +441,7 @@ def run_bench(
         if "inproc" in sections:
             _say(f"inproc: {len(questions)} questions x {repeat}")
             result["inproc"] = bench_inproc(index_dir, questions, repeat)
+            result["reader"] = bench_reader(index_dir, questions)
         if "http" in sections:
             _say("http: starting the real server")
             result["http"] = bench_http(index_dir, questions, per_client, embedder=embedder)
@@ -450,6 +475,10 @@ def format_bench(result: dict[str, Any]) -> str:
         lines.append("\nin-process (ms)      p50      p95")
         for name, v in result["inproc"].items():
             lines.append(f"  {name:<16} {v['p50_ms']:>7} {v['p95_ms']:>8}")
+    if result.get("reader"):
+        r = result["reader"]
+        lines.append(f"\nreader {r['reader']}: {r['pairs_per_s']} pairs/s, {r['ms_per_question']} ms for a pool "
+                     f"of {r['pool']} sentences")
     if "http" in result:
         h = result["http"]
         lines.append(f"\nHTTP /ask (server start-up {h['startup_s']} s, RSS {h['rss_mb']} MB)")
