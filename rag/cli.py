@@ -430,10 +430,18 @@ def eval_cmd(gold, split, composer, dataset, mrc_dir, sample, modes, index_dir, 
         from rag.gold import load_gold
 
         ensure_index(settings)
-        items = [i for path in (gold or DEFAULT_GOLD) for i in load_gold(path) if split == "all" or i.split == split]
+        items, groups = [], {}
+        for path in gold or DEFAULT_GOLD:
+            for item in load_gold(path):
+                if split == "all" or item.split == split:
+                    items.append(item)
+                    groups[item.id] = f"{Path(path).stem}/{item.split or 'all'}"
         if not items:
             raise click.UsageError(f"no {split} questions in {', '.join(map(str, gold or DEFAULT_GOLD))}")
-        report = run_eval(_open_engine(settings.index_dir, settings.embedder, settings.composer), items, mode_list)
+        if len(groups) != len(items):
+            raise click.UsageError("two gold files share question ids: give each question an id of its own")
+        report = run_eval(_open_engine(settings.index_dir, settings.embedder, settings.composer), items, mode_list,
+                          groups=groups)
         report["config"]["split"] = split
         report["config"]["gold"] = [str(p) for p in (gold or DEFAULT_GOLD)]
     click.echo(format_report(report))

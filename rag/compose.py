@@ -373,9 +373,11 @@ def _read(q: Question, ranked: list[_Candidate], reader: Reader, policy: ReaderP
 
 
 def _select_learned(q: Question, read: list[_Candidate], policy: ReaderPolicy) -> list[_Candidate]:
-    """The reader decides; the checks named in the policy still veto (a wrong year or place)."""
+    """The reader decides; the checks named in the policy veto (a wrong year or place), and the
+    other checks (a missing word, say) can be overruled only by a confident reader."""
     vetoes = set(policy.vetoes)
-    passing = [c for c in read if c.reader >= policy.accept and not vetoes & set(c.checks)]
+    passing = [c for c in read if c.reader >= policy.accept and not vetoes & set(c.checks)
+               and (not c.checks or c.reader >= policy.override)]
     return _choose(q, passing, policy)
 
 
@@ -398,7 +400,7 @@ def _choose(q: Question, passing: list[_Candidate], policy: ReaderPolicy | None 
     if policy is not None and q.kind != "compare":
         limit = policy.max_extra + (2 if q.kind == "list" else 0)
         for c in passing[1:]:
-            if len(chosen) > limit or c.reader < policy.extra:
+            if len(chosen) > limit or c.reader < policy.extra * best.reader:
                 break
             if sum(len(x.sentence) for x in chosen) + len(c.sentence) > MAX_ANSWER_CHARS:
                 break

@@ -138,7 +138,7 @@ class Engine:
         The API swaps its engine for the new one in one assignment: a question already under
         way finishes on the engine it started with, so no answer mixes two indexes.
         """
-        engine = type(self)(index, self.embedder, self.llm, self.max_question_chars)
+        engine = type(self)(index, self.embedder, self.llm, self.max_question_chars, self.reader, self.policy)
         engine.fusion, engine.dense_weight = self.fusion, self.dense_weight
         return engine
 

@@ -174,6 +174,7 @@ class _Case:
     quotes: list[str] = field(default_factory=list)  # gold: evidence quotes, as written
     passage_id: str | None = None  # public QA: the gold passage, as the QA file names it
     article_id: str = ""  # public QA: the article id the index gave that passage
+    group: str = ""  # e.g. "news_heldout/test": the report gives every group its own row
 
     @property
     def answerable(self) -> bool:
@@ -204,8 +205,9 @@ def _quote_of(evidence: Any) -> str:
     return str(evidence.quote) if hasattr(evidence, "quote") else str(evidence[1])
 
 
-def _case_from_gold(item: GoldItem) -> _Case:
+def _case_from_gold(item: GoldItem, group: str = "") -> _Case:
     return _Case(
+        group=group,
         id=str(item.id),
         type=str(item.type),
         question=item.question,
@@ -320,6 +322,7 @@ def _score_case(
     record: dict[str, Any] = {
         "id": case.id,
         "type": case.type,
+        "group": case.group,
         "question": case.question,
         "query": query,
         "answerable": case.answerable,
@@ -430,10 +433,11 @@ def _evaluate(
     }
 
 
-def _by_type(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def _by_type(records: Iterable[dict[str, Any]], key: str = "type") -> dict[str, list[dict[str, Any]]]:
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
-        groups[record["type"]].append(record)
+        if record.get(key):
+            groups[record[key]].append(record)
     return dict(sorted(groups.items()))
 
 
@@ -443,13 +447,17 @@ def _retrieval_section(records: Sequence[dict[str, Any]], mode: str, ks: Sequenc
     multi = [r["ranks_all"][mode] for r in scored if r["type"] == MULTI]
     if multi:
         by_type[MULTI_ALL] = _retrieval_block(multi, ks)
-    return {"overall": _retrieval_block([r["ranks"][mode] for r in scored], ks), "by_type": by_type}
+    by_group = {g: _retrieval_block([r["ranks"][mode] for r in group], ks)
+                for g, group in _by_type(scored, "group").items()}
+    return {"overall": _retrieval_block([r["ranks"][mode] for r in scored], ks), "by_type": by_type,
+            "by_group": by_group}
 
 
 def _answers_section(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {
         "overall": _answer_block(records),
         "by_type": {t: _answer_block(group) for t, group in _by_type(records).items()},
+        "by_group": {g: _answer_block(group) for g, group in _by_type(records, "group").items()},
     }
 
 
@@ -462,14 +470,20 @@ def run_eval(
     modes: Sequence[str] = MODES,
     ks: Sequence[int] = DEFAULT_KS,
     progress: bool = True,
+    groups: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Score `engine` (anything with `search`, `ask` and optionally `health`) on gold items.
+
+    `groups` maps item ids to a group name ("news_heldout/test"): answers and retrieval are then
+    also reported per group (`by_group`), so dev and test stand side by side.
 
     Returns the report as a plain dict (JSON-ready): `retrieval[mode]["overall"|"by_type"]`,
     `answers["overall"|"by_type"]`, `timings_ms`, `failures` and per-question `items`.
     `rag.report.write_report` saves it; `check_thresholds` gates on it.
     """
-    return _evaluate(engine, [_case_from_gold(item) for item in items], modes, ks, progress, "gold")
+    groups = groups or {}
+    cases = [_case_from_gold(item, groups.get(item.id, "")) for item in items]
+    return _evaluate(engine, cases, modes, ks, progress, "gold")
 
 
 # ----------------------------------------------------------------------------- public QA

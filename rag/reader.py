@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import RagError
-from rag.reader_input import MAX_TOKENS, reader_pair
+from rag.reader_input import MAX_TOKENS, PAD_TO, reader_pair
 
 __all__ = ["Reader", "ReaderPolicy", "READER_DIR", "WEIGHTS_FILE", "file_sha256"]
 
@@ -112,7 +112,7 @@ class Reader:
                 idx = order[j: j + BATCH]
                 enc = self._tokenizer([pairs[i][0] for i in idx], [pairs[i][1] for i in idx],
                                       truncation="only_second", max_length=MAX_TOKENS, padding=True,
-                                      return_tensors="pt")
+                                      pad_to_multiple_of=PAD_TO, return_tensors="pt")
                 logits[idx] = self._model(**enc).logits.float().squeeze(-1).numpy()
         return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 
@@ -123,9 +123,10 @@ class ReaderPolicy:
     and stored beside the weights (`policy.json`), since the numbers belong to that model."""
 
     accept: float = 0.5  # the best sentence must score at least this, else the answer is a refusal
-    extra: float = 0.8  # a further sentence (two-part questions, lists) must score this much
+    extra: float = 0.8  # a further sentence (two-part questions, lists) must score this share of the best
     max_extra: int = 1  # further sentences at most (lists get two more)
     vetoes: tuple[str, ...] = ("entity", "year", "ordinal", "period")  # rule checks that still refuse
+    override: float = 0.0  # a sentence failing another check passes only when it scores this much
     pool: int = 24  # candidate sentences read per question, the best by the rules' score
 
     @classmethod

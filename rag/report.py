@@ -85,6 +85,10 @@ def format_report(report: dict[str, Any]) -> str:
     rows = [["answers", "n", *(label for _, label in ANSWER_COLUMNS)]]
     for name, block in [("all", answers["overall"]), *answers["by_type"].items()]:
         rows.append([name, _num(block["n"]), *(_num(block[key]) for key, _ in ANSWER_COLUMNS)])
+    for name, block in answers.get("by_group", {}).items():
+        hit = report["retrieval"].get("hybrid", {}).get("by_group", {}).get(name, {})
+        label = f"{name} (hit@1 {_num(hit.get('hit@1'))})" if hit else name
+        rows.append([label, _num(block["n"]), *(_num(block[key]) for key, _ in ANSWER_COLUMNS)])
     ask = report["timings_ms"]["ask"]
     lines += [*_table(rows), "", f"ask: p50 {_ms(ask['p50'])} ms, p95 {_ms(ask['p95'])} ms"]
     where = " (listed in the markdown report)" if report["failures"] else ""

@@ -7,4 +7,4 @@ bash scripts/setup.sh
 bash scripts/install-browser.sh || echo "warning: could not install chromium; the browser test will be skipped"
 . .venv/bin/activate
 python -m pytest -q
-rag eval --check
+rag eval --split test --check   # the test split of both question sets (eval/README.md)

@@ -101,3 +101,25 @@ def test_first_run_builds_from_the_corpus(tmp_path, monkeypatch, archive_index):
     result = serve("--index-dir", str(tmp_path / "fresh"))
     assert result.exit_code == 0 and "no index yet: indexing corpus into" in result.output
     assert {c.source for c in load_index(tmp_path / "fresh").chunks} == {"other.txt"}
+
+
+def test_eval_split_takes_only_that_part_and_reports_it(tmp_path, monkeypatch):
+    """`rag eval --split dev` reads only dev questions and names the split in the report."""
+    from rag.gold import load_gold
+
+    gold = Path("eval/gold.jsonl")
+    dev = [i for i in load_gold(gold) if i.split == "dev"]
+    small = tmp_path / "mini.jsonl"
+    keep = [i for i in load_gold(gold) if i.type == "fact"][:3] + [i for i in load_gold(gold) if i.type == "fact"][-3:]
+    small.write_text("".join(json.dumps(i.to_dict(), ensure_ascii=False) + "\n" for i in keep), encoding="utf-8")
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("RAG_EMBEDDER", "hash:384")
+    result = CliRunner().invoke(main, ["eval", str(small), "--split", "dev", "--composer", "rules",
+                                       "--modes", "bm25", "--out", str(tmp_path / "reports")])
+    assert result.exit_code == 0, result.output
+    reports = list((tmp_path / "reports").glob("*.json"))
+    report = json.loads(reports[0].read_text(encoding="utf-8"))
+    n_dev = sum(i.split == "dev" for i in keep)
+    assert report["n_items"] == n_dev and report["config"]["split"] == "dev"
+    assert set(report["answers"]["by_group"]) == {"mini/dev"}
+    assert dev  # the real set has a dev part

@@ -93,3 +93,12 @@ def test_publication_and_date_filters(engine):
     assert all(c.publication == ("大众日报" if c.source.startswith("004") else None) for c in answer.citations)
     with pytest.raises(InputError, match="publication"):
         engine.search("高质量发展", filters={"publication": 5})
+
+
+def test_an_engine_over_an_updated_index_keeps_its_composer(engine):
+    """The server swaps engines when articles are added: the new one must answer the same way."""
+    sentinel_reader, sentinel_policy = object(), object()
+    twin = type(engine)(engine.index, engine.embedder, reader=sentinel_reader, policy=sentinel_policy)  # type: ignore[arg-type]
+    updated = twin.with_index(engine.index)
+    assert updated.reader is sentinel_reader and updated.policy is sentinel_policy
+    assert engine.with_index(engine.index).reader is None  # a rules engine stays a rules engine

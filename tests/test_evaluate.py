@@ -453,3 +453,47 @@ def test_public_qa_with_the_hash_embedder(tmp_path: Path) -> None:
     assert report["retrieval"]["bm25"]["overall"]["hit@1"] >= 5 / 6
     assert report["answers"]["overall"]["answerable"] == 6
     assert 0.0 <= report["answers"]["overall"]["accuracy"] <= 1.0
+
+
+def test_groups_get_their_own_rows_so_dev_and_test_stand_side_by_side():
+    groups = {i.id: ("news/dev" if i.id in ("q1", "q4") else "news/test") for i in _items()}
+    report = run_eval(FakeEngine(), _items(), modes=("hybrid",), progress=False, groups=groups)
+    by_group = report["answers"]["by_group"]
+    assert set(by_group) == {"news/dev", "news/test"}
+    assert by_group["news/dev"]["n"] == 2 and by_group["news/test"]["n"] == 6
+    assert by_group["news/dev"]["answerable"] == 1 and by_group["news/dev"]["unanswerable"] == 1
+    assert sum(b["n"] for b in by_group.values()) == report["answers"]["overall"]["n"]
+    assert set(report["retrieval"]["hybrid"]["by_group"]) == {"news/dev", "news/test"}
+
+
+def test_without_groups_there_are_no_group_rows(report):
+    assert report["answers"]["by_group"] == {}
+
+
+def test_held_out_mrc_writes_only_passages_the_reader_never_saw(tmp_path):
+    import gzip
+
+    from rag.evaluate import held_out_mrc
+    from rag.training.reader_data import is_held_out
+
+    ids = [f"p{i}" for i in range(60)]
+    for name in ("drcd", "cmrc_trial"):
+        with gzip.open(tmp_path / f"{name}.corpus.jsonl.gz", "wt", encoding="utf-8") as handle:
+            for pid in ids:
+                handle.write(json.dumps({"id": f"{name}-{pid}", "title": "t", "text": f"{pid}的答案是{pid}。"}) + "\n")
+        with gzip.open(tmp_path / f"{name}.qa.jsonl.gz", "wt", encoding="utf-8") as handle:
+            for pid in ids:
+                handle.write(json.dumps({"id": f"q-{name}-{pid}", "question": f"{pid}的答案？", "answers": [pid],
+                                         "passage_id": f"{name}-{pid}", "split": "dev"}) + "\n")
+    corpus, qa = held_out_mrc(tmp_path, tmp_path / "out", questions=5)
+    passages = [json.loads(line)["id"] for line in corpus.read_text(encoding="utf-8").splitlines()]
+    questions = [json.loads(line) for line in qa.read_text(encoding="utf-8").splitlines()]
+    assert passages and all(is_held_out(p) for p in passages)
+    assert len(questions) == min(5, len(passages)) and all(q["passage_id"] in passages for q in questions)
+
+
+def test_held_out_mrc_says_where_the_data_is(tmp_path):
+    from rag.evaluate import held_out_mrc
+
+    with pytest.raises(InputError, match="shared/data/mrc"):
+        held_out_mrc(tmp_path, tmp_path / "out")
