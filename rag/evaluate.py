@@ -631,7 +631,8 @@ def held_out_mrc(mrc_dir: Path, out_dir: Path, questions: int = 300, seed: int =
         with gzip.open(mrc_dir / f"{name}.corpus.jsonl.gz", "rt", encoding="utf-8") as handle:
             passages += [p for p in map(json.loads, handle) if is_held_out(p["id"])]
         with gzip.open(mrc_dir / f"{name}.qa.jsonl.gz", "rt", encoding="utf-8") as handle:
-            qa += [q for q in map(json.loads, handle) if is_held_out(q["passage_id"])]
+            qa += [q for q in map(json.loads, handle) if is_held_out(q["passage_id"])
+                   and str(q.get("question", "")).strip() and q.get("answers")]  # DRCD has a few blanks
     qa = random.Random(seed).sample(qa, min(questions, len(qa)))
     out_dir.mkdir(parents=True, exist_ok=True)
     corpus_path, qa_path = out_dir / "corpus.jsonl", out_dir / "qa.jsonl"

@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     chunk_chars: int = Field(300, ge=50, le=4000)
     fusion: Literal["rrf", "weighted"] = "rrf"
     dense_weight: float | None = Field(None, ge=0.0, le=1.0)  # None: the engine's measured default
-    composer: Literal["learned", "rules"] = "learned"  # see rag.engine.COMPOSERS
+    composer: Literal["learned", "rules"] = "rules"  # see rag.engine.COMPOSERS and DEFAULT_COMPOSER
     reader_dir: Path | None = None  # a reader trained with `rag train-reader`; None: the shipped one
 
     host: str = "127.0.0.1"

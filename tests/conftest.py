@@ -34,6 +34,12 @@ def engine(hash_index) -> Engine:
     return Engine.open(hash_index, HashEmbedder(384), composer="rules")
 
 
+@pytest.fixture(scope="session")
+def learned_engine(e5_index) -> Engine:
+    """The real model and the shipped sentence reader."""
+    return Engine.open(e5_index, composer="learned")
+
+
 @pytest.fixture
 def corpus_copy(tmp_path) -> Path:
     """A writable copy of the real corpus, for tests that add, change or remove files."""

@@ -77,3 +77,11 @@ def test_the_reader_prefers_the_answering_sentence(reader):
 @pytest.mark.slow
 def test_the_reader_scores_nothing_for_no_items(reader):
     assert reader.score("问题？", []).shape == (0,)
+
+
+@pytest.mark.slow
+def test_the_learned_composer_answers_and_refuses_end_to_end(learned_engine):
+    answer = learned_engine.ask("招远2023年黄金产业总产值是多少？")
+    assert not answer.refused and "900亿元" in answer.answer
+    assert learned_engine.health()["composer"] == "learned"
+    assert learned_engine.ask("招远2022年黄金产业总产值是多少？").refused  # a year the articles lack
