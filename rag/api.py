@@ -33,6 +33,7 @@ from rag.api_schema import (
     ArticleList,
     ArticleModel,
     AskResponse,
+    ErrorBody,
     EventStream,
     Health,
     HealthUnavailable,
@@ -167,10 +168,6 @@ class _TooMany(Exception):
         self.retry_after = retry_after
 
 
-class ErrorBody(BaseModel):
-    detail: str = Field(..., description="what went wrong and what to do about it")
-
-
 class ArticleIn(BaseModel):
     """One article as JSON (the other way to add one is a file upload)."""
 
@@ -240,7 +237,7 @@ def _readable(errors: list) -> str:
                         f"(问题太长，请缩短)")
         if kind == "extra_forbidden" and where.startswith("filters."):
             return (f"unknown filter {where.removeprefix('filters.')!r}: use sources, date_from, "
-                    f"date_to (YYYY-MM-DD), place")
+                    f"date_to (YYYY-MM-DD), place, publication")
         if error.get("type") == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == r"\S":
             message = "must not be empty or only spaces"
         parts.append(f"{where}: {message}" if where else message)
@@ -497,7 +494,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         change = live.update(lambda e, corpus: delete_article(corpus, e.index.path, e.embedder, article_id))
         return ArticlesChanged.model_validate(change.to_dict())
 
-    app.include_router(make_router(_engine, _check_key))
+    app.include_router(make_router(_engine, _check_key if settings.api_key else None))
 
     @app.get("/health", summary="Whether an index is loaded, with its counts (open without the API key)",
              responses={200: {"model": Health, "description": "an index is loaded"},

@@ -218,8 +218,8 @@ def _chunk(completion_id: str, created: int, model: str, delta: dict, finish: st
 
 def make_router(get_engine, guard) -> APIRouter:
     """The /v1 routes. `get_engine` is a FastAPI dependency returning the current engine;
-    `guard` checks the Bearer key."""
-    router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"], dependencies=[Depends(guard)])
+    `guard` checks the Bearer key (None when the server has no key: then none is declared)."""
+    router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"], dependencies=[Depends(guard)] if guard else [])
 
     @router.get("/models", summary="The one model, for clients that list models first", response_model=ModelList,
                 responses={k: v for k, v in _ERRORS.items() if k in (401,)})

@@ -250,7 +250,7 @@ def test_a_file_that_changes_while_it_is_indexed_is_read_again(corpus_copy, tmp_
     real_load = index_module.load_corpus
     calls = []
 
-    def load_while_writing(path):
+    def load_while_writing(path, **_):
         calls.append(path)
         loaded = real_load(path)
         if path == target and calls.count(target) == 1:
@@ -269,7 +269,7 @@ def test_a_file_that_disappears_while_it_is_indexed_is_left_out(corpus_copy, tmp
     target.write_text(NEW_ARTICLE, encoding="utf-8")
     real_load = index_module.load_corpus
 
-    def load_after_delete(path):
+    def load_after_delete(path, **_):
         if path == target:
             target.unlink()
         return real_load(path)

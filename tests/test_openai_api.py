@@ -78,7 +78,7 @@ def test_models_lists_rag(client):
         ({"messages": [{"role": "user", "content": QUESTION}], "top_k": 99}, "top_k", "less than or equal"),
         ({"messages": [{"role": "user", "content": QUESTION}], "n": 2}, "n", "less than or equal"),
         ({"messages": [{"role": "user", "content": QUESTION}], "filters": {"colour": "red"}}, "filters.colour",
-         "Extra inputs"),
+         "unknown filter"),
     ],
 )
 def test_errors_use_openais_shape(client, body, param, words):

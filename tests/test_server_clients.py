@@ -55,7 +55,7 @@ def server(tmp_path_factory):
     shutil.copytree(ROOT / "corpus", corpus)
     build_index(corpus, work / "index", HashEmbedder(384), progress=False)
     port = _free_port()
-    env = {**os.environ, "RAG_API_KEY": KEY, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "RAG_API_KEY": KEY, "RAG_UI_PUBLIC": "true", "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "rag", "serve", "--port", str(port), "--index-dir", str(work / "index"),
          "--corpus", str(corpus), "--embedder", "hash:384"],
