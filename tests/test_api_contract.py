@@ -138,9 +138,8 @@ def test_schemathesis_finds_no_contract_failure(tmp_path, env):
         # upload (up to a megabyte of text) is a whole incremental index update, which takes the server
         # past schemathesis's patience on two busy cores.
         command = [sys.executable, "-m", "schemathesis.cli", "run", f"{base}/openapi.json", "--checks", "all",
-                   "--exclude-checks", "positive_data_acceptance", "--exclude-method", "POST",
-                   "--exclude-path", "/articles",
-                   "--max-examples", "40", "--seed", "12", "--workers", "2", "--no-color"]
+                   "--exclude-checks", "positive_data_acceptance", "--exclude-name", "POST /articles",
+                   "--max-examples", "40", "--seed", "12", "--workers", "1", "--no-color"]
         if env.get("RAG_API_KEY"):
             command += ["--header", f"X-API-Key: {env['RAG_API_KEY']}"]
         run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
@@ -149,4 +148,4 @@ def test_schemathesis_finds_no_contract_failure(tmp_path, env):
     assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-2000:]
     assert "❌" not in run.stdout and " passed" in run.stdout  # a warning (skipped operations) is fine
     tested = re.search(r"Selected: (\d+)/(\d+)", run.stdout)
-    assert tested and tested.group(1) == tested.group(2)  # every operation of the live schema
+    assert tested and int(tested.group(1)) == int(tested.group(2)) - 1  # every operation but POST /articles

@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,13 +29,18 @@ def start_server(index_dir: Path, *extra: str, ui: bool = False, env: dict | Non
     command = [sys.executable, "-m", "rag", "serve", "--port", str(port), "--index-dir", str(index_dir), *extra]
     if not ui:
         command.append("--no-ui")
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    # The log goes to a file, not a pipe: a pipe nobody reads fills up after a thousand requests
+    # and the server then blocks on its next log line.
+    log = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, cwd=cwd)
+    proc.output = lambda: (log.seek(0), log.read())[1]  # type: ignore[attr-defined]
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 180
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{proc.stdout.read()}")
+            log.seek(0)
+            raise RuntimeError(f"server exited early:\n{log.read()}")
         try:
             if httpx.get(base + "/health", timeout=1).status_code in (200, 503):
                 return proc, base
@@ -92,7 +98,7 @@ def test_first_run_builds_the_index(tmp_path, corpus_dir):
         assert httpx.get(base + "/health", timeout=5).json()["chunks"] > 0
     finally:
         stop_server(proc)
-    assert "no index yet: indexing" in proc.stdout.read()
+    assert "no index yet: indexing" in proc.output()
 
 
 def test_serve_never_replaces_the_users_index(tmp_path):
@@ -117,7 +123,7 @@ def test_serve_never_replaces_the_users_index(tmp_path):
         assert "680万人次" in answer["answer"]
     finally:
         stop_server(proc)
-    assert "indexing" not in proc.stdout.read()
+    assert "indexing" not in proc.output()
     assert (index_dir / "manifest.json").read_text() == manifest
     refused = subprocess.run([sys.executable, "-m", "rag", "serve", "--index-dir", str(index_dir), "--corpus", "corpus",
                               "--embedder", "hash:384", "--no-ui"], cwd=ROOT, capture_output=True, text=True, timeout=60)
