@@ -88,6 +88,8 @@ class FilterSpec(BaseModel):
     date_to: str | None = Field(None, strict=True, json_schema_extra={"format": "date"},
                                 description="latest article date, YYYY-MM-DD")
     place: str | None = Field(None, strict=True, description="a place the passage names, e.g. 招远")
+    publication: str | None = Field(None, strict=True, description="one newspaper, e.g. 大众日报")
+    publications: list[str] | None = Field(None, strict=True, description="several newspapers")
 
 
 class AskRequest(BaseModel):
