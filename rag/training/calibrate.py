@@ -28,7 +28,8 @@ WRONG_COST = 1.5  # a wrong figure is worse than a refusal (the developers' guid
 GRID = {
     # The reader ranks well but its probabilities run low on paraphrased questions (the answering
     # sentence often scores 0.02-0.05 and still ranks first), so the grid reaches low thresholds.
-    "accept": (0.003, 0.01, 0.03, 0.08, 0.2),
+    # (a sharper model puts paraphrased answers far lower still: the grid reaches 0)
+    "accept": (0.0, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.08, 0.2, 0.4),
     "extra": (0.5, 0.9),
     "vetoes": (
         ("entity", "year", "ordinal", "period"),
@@ -36,7 +37,7 @@ GRID = {
         ("entity", "year", "ordinal", "period", "answer_type", "metric"),
     ),
     # the other checks: overruled by a reader this confident (0: always; above 1: never)
-    "override": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.01),
+    "override": (0.0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.01),
 }
 
 

@@ -188,14 +188,16 @@ def _near_miss(question: str, article: str, rng: random.Random) -> tuple[str, st
     return rng.choice(changes) if changes else None
 
 
-def news_examples(path: Path, rng: random.Random, articles: int, distractors: int = 2) -> list[Example]:
-    """Cloze examples from the first `articles` usable articles of a sampled stream."""
+def news_examples(path: Path, rng: random.Random, articles: int, distractors: int = 2, per_article: int = 1,
+                  sample: float = 0.25) -> list[Example]:
+    """Cloze examples from the first `articles` usable articles of a stream sampled at `sample`,
+    up to `per_article` questions (on different sentences) from each."""
     out: list[Example] = []
     used = 0
     for article in _read_jsonl(path):
         if used >= articles:
             break
-        if rng.random() > 0.25:  # spread over the file rather than its first part
+        if rng.random() > sample:  # spread over the file rather than its first part
             continue
         text = fix_spaces(article.get("text", ""))
         sentences = [s for s in _sentences(text) if len(s) <= MAX_SENTENCE]
@@ -205,20 +207,24 @@ def news_examples(path: Path, rng: random.Random, articles: int, distractors: in
         with_figures = [i for i, s in enumerate(sentences) if _FIGURE.search(s) or YEAR.search(s)]
         if len(with_figures) < 2:
             continue
-        pos = rng.choice(with_figures)
-        made = _cloze(sentences[pos], rng)
-        if made is None:
-            continue
-        question, _kind = made
-        used += 1
         prev = lambda i: sentences[i - 1] if i > 0 else ""  # noqa: E731
-        out.append(Example(question, title, prev(pos), sentences[pos], 1, "news"))
-        others = [i for i in with_figures if i != pos and sentences[i] != sentences[pos]]
-        for i in rng.sample(others, min(distractors, len(others))):
-            out.append(Example(question, title, prev(i), sentences[i], 0, "news-distractor"))
-        miss = _near_miss(question, text, rng)
-        if miss:
-            out.append(Example(miss[0], title, prev(pos), sentences[pos], 0, f"news-nearmiss-{miss[1]}"))
+        made_here = 0
+        picks = ([rng.choice(with_figures)] if per_article == 1  # (the first recipe's draws, kept)
+                 else rng.sample(with_figures, min(per_article, len(with_figures))))
+        for pos in picks:
+            made = _cloze(sentences[pos], rng)
+            if made is None:
+                continue
+            question, _kind = made
+            made_here += 1
+            out.append(Example(question, title, prev(pos), sentences[pos], 1, "news"))
+            others = [i for i in with_figures if i != pos and sentences[i] != sentences[pos]]
+            for i in rng.sample(others, min(distractors, len(others))):
+                out.append(Example(question, title, prev(i), sentences[i], 0, "news-distractor"))
+            miss = _near_miss(question, text, rng)
+            if miss:
+                out.append(Example(miss[0], title, prev(pos), sentences[pos], 0, f"news-nearmiss-{miss[1]}"))
+        used += bool(made_here)
     return out
 
 

