@@ -125,7 +125,8 @@ def bench_build(corpus: Path, embedder_spec: str, work: Path) -> dict[str, Any]:
     return out
 
 
-def bench_inproc(index_dir: Path, questions: list[str], repeat: int) -> dict[str, Any]:
+def bench_inproc(index_dir: Path, questions: list[str], repeat: int, learned: bool = True) -> dict[str, Any]:
+    """Each stage in process; `ask` is the rules composer, `ask_learned` the reader's (when shipped)."""
     from rag.engine import Engine
     from rag.tokenize import tokenize
 
@@ -140,21 +141,32 @@ def bench_inproc(index_dir: Path, questions: list[str], repeat: int) -> dict[str
             samples["bm25"] += _time(lambda: index.bm25_search(tokenize(q), 50), 1)
             samples["hybrid_search"] += _time(lambda: engine.search(q, 5), 1)
             samples["ask"] += _time(lambda: engine.ask(q, 5), 1)
-    if engine.reader is not None:  # the same questions answered by the rules composer, for comparison
-        reader, engine.reader = engine.reader, None
-        samples["ask_rules"] = [t for _ in range(repeat) for q in questions for t in _time(lambda: engine.ask(q, 5), 1)]
-        engine.reader = reader
+    reading = _learned_engine(index_dir) if learned else None  # the same questions, the learned composer
+    if reading is not None:
+        samples["ask_learned"] = [t for _ in range(repeat) for q in questions for t in _time(lambda: reading.ask(q, 5), 1)]
     return {name: _pct(values) for name, values in samples.items()}
 
 
-def bench_reader(index_dir: Path, questions: list[str], pool: int = 24) -> dict[str, Any]:
-    """The reader's throughput on (question, sentence) pairs shaped like the composer's."""
-    from rag.compose import split_sentences
+def _learned_engine(index_dir: Path):
+    """An engine with the learned composer, or None where no reader is shipped or it cannot load."""
     from rag.engine import Engine
+    from rag.errors import RagError
 
-    engine = Engine.open(index_dir)
-    if engine.reader is None:
+    try:
+        return Engine.open(index_dir, composer="learned")
+    except (RagError, ImportError):
+        return None
+
+
+def bench_reader(index_dir: Path, questions: list[str], pool: int | None = None) -> dict[str, Any]:
+    """The reader's throughput on (question, sentence) pairs shaped like the composer's; `pool`
+    defaults to the shipped policy's (the sentences read per question)."""
+    from rag.compose import split_sentences
+
+    engine = _learned_engine(index_dir)
+    if engine is None:
         return {}
+    pool = pool or engine.policy.pool
     sentences = [(c.title, "", s) for c in engine.index.chunks for s in split_sentences(c.text)][: pool * 8]
     pairs, seconds = 0, 0.0
     for i, q in enumerate(questions[:8]):

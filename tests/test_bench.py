@@ -7,7 +7,8 @@ from rag.scale import NEWS_PATH
 
 
 def test_inproc_section_times_every_stage(hash_index):
-    result = bench_inproc(hash_index, ["招远2023年黄金产业总产值是多少？", "环翠区有多少家高新技术企业？"], repeat=1)
+    result = bench_inproc(hash_index, ["招远2023年黄金产业总产值是多少？", "环翠区有多少家高新技术企业？"], repeat=1,
+                          learned=False)
     assert set(result) == {"embed_query", "dense", "bm25", "hybrid_search", "ask"}
     assert all(v["n"] == 2 and v["p50_ms"] >= 0 for v in result.values())
 
@@ -21,7 +22,7 @@ def test_scale_section_and_table(hash_index):
         assert row[key]["p50_ms"] >= 0
     assert 0 <= row["dense_hnsw"]["recall_at_10"] <= 1
     table = format_bench({"created_at": "now", "machine": {"cpus": 2}, "embedder": "hash:384", "scale": rows,
-                          "inproc": bench_inproc(hash_index, ["招远"], repeat=1)})
+                          "inproc": bench_inproc(hash_index, ["招远"], repeat=1, learned=False)})
     assert "scale (hash embedder" in table and "hybrid_search" in table and "    300" in table
 
 
@@ -35,3 +36,13 @@ def test_soak_section_against_the_real_server(hash_index):
     assert result["rss_mb_start"] > 0 and result["threads_end"] > 0 and result["p99_ms"] >= result["p50_ms"]
     table = format_bench({"created_at": "now", "machine": {"cpus": 2}, "embedder": "hash:384", "soak": result})
     assert "soak: 2 clients" in table and "stream_cut" in table
+
+
+def test_the_learned_composer_is_timed_beside_the_rules(hash_index):
+    from rag.bench import bench_reader
+    from rag.reader import ReaderPolicy
+
+    result = bench_inproc(hash_index, ["招远2023年黄金产业总产值是多少？"], repeat=1)
+    assert result["ask_learned"]["n"] == 1 and result["ask_learned"]["p50_ms"] > 0
+    reader = bench_reader(hash_index, ["招远2023年黄金产业总产值是多少？"])
+    assert reader["pool"] == ReaderPolicy.load().pool and reader["pairs_per_s"] > 0
