@@ -42,13 +42,14 @@ from rag.api_schema import (
     install_openapi,
 )
 from rag.engine import MAX_QUESTION_CHARS, MAX_TOP_K, Engine
-from rag.errors import IndexMismatchError, IndexMissingError, InputError, RagError
+from rag.errors import ArticleNotFound, IndexMismatchError, IndexMissingError, InputError, RagError
 from rag.live import LiveEngine
 from rag.llm import LLMClient
 from rag.openai_api import OpenAIError, make_router, openai_error
 from rag.ratelimit import RateLimiter
 from rag.settings import Settings
 from rag.uploads import Change, NotUploadedError, add_files, delete_article, record_file
+from rag.types import MODES, RetrievalMode
 
 __all__ = ["create_app", "load_engine"]
 
@@ -97,13 +98,13 @@ class AskRequest(BaseModel):
     top_k: JsonInt = Field(5, ge=1, le=MAX_TOP_K, description="how many sources to cite at most")
     history: list[Turn] = Field(default_factory=list, description="earlier turns, for follow-up questions")
     filters: FilterSpec | None = None
-    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    mode: RetrievalMode = "hybrid"
 
 
 class SearchRequest(BaseModel):
     query: str = _text("what to look for", MAX_QUESTION_CHARS, "招远 黄金产业 总产值")
     top_k: JsonInt = Field(5, ge=1, le=MAX_TOP_K)
-    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    mode: RetrievalMode = "hybrid"
     filters: FilterSpec | None = None
 
 
@@ -229,7 +230,7 @@ def _readable(errors: list) -> str:
         if kind == "json_invalid":
             return "the request body is not valid JSON: send a JSON object such as {\"question\": \"…\"}"
         if kind == "literal_error" and where.endswith("mode"):
-            message = "mode must be one of hybrid, dense, bm25"
+            message = f"mode must be one of {', '.join(MODES)}"
         if where in ("question", "query"):
             if kind in ("string_too_short", "string_pattern_mismatch"):
                 return f"the {where} is empty: type a question (问题不能为空)"
@@ -372,7 +373,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.exception_handler(InputError)
     async def on_input(request: Request, exc: InputError):
-        status = 404 if str(exc).startswith("no article") else 409 if isinstance(exc, NotUploadedError) else 400
+        status = 404 if isinstance(exc, ArticleNotFound) else 409 if isinstance(exc, NotUploadedError) else 400
         return _error(request, status, str(exc))
 
     @app.exception_handler(RagError)

@@ -149,7 +149,7 @@ def bench_inproc(index_dir: Path, questions: list[str], repeat: int) -> dict[str
 
 def bench_reader(index_dir: Path, questions: list[str], pool: int = 24) -> dict[str, Any]:
     """The reader's throughput on (question, sentence) pairs shaped like the composer's."""
-    from rag.compose import split_sentences
+    from rag.text import split_sentences
     from rag.engine import Engine
 
     engine = Engine.open(index_dir)

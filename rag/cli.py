@@ -22,6 +22,7 @@ from rag.chunking import chunk_article
 from rag.corpus import load_corpus
 from rag.errors import RagError
 from rag.settings import Settings
+from rag.types import MODES
 
 __all__ = ["main"]
 
@@ -304,7 +305,7 @@ def _open_engine(index_dir: Path | None, embedder: str | None, composer: str | N
 
 def _print_answer(answer) -> None:
     label = "未找到答案" if answer.refused else "答案"
-    click.echo(f"{label}：{answer.answer}\n")
+    click.echo(f"{label}：{answer.text}\n")
     for c in answer.citations:
         date = f" {c.date}" if c.date else ""
         text = c.text if len(c.text) <= 160 else c.text[:160] + "…"
@@ -314,7 +315,7 @@ def _print_answer(answer) -> None:
 @main.command("ask")
 @click.argument("question")
 @click.option("--top-k", default=5, show_default=True, help="how many sources to cite at most (1-20)")
-@click.option("--mode", default="hybrid", show_default=True, type=click.Choice(["hybrid", "dense", "bm25"]))
+@click.option("--mode", default="hybrid", show_default=True, type=click.Choice(MODES))
 @click.option("--index-dir", type=click.Path(path_type=Path), help="the index to read (default: index/)")
 @click.option("--embedder", help="the query embedder (default: the one the index was built with)")
 @click.option("--composer", type=click.Choice(["learned", "rules"]), help="answer composer (default: RAG_COMPOSER)")
@@ -335,7 +336,7 @@ def ask_cmd(question, top_k, mode, index_dir, embedder, composer, as_json):
 @main.command("search")
 @click.argument("query")
 @click.option("--top-k", default=5, show_default=True)
-@click.option("--mode", default="hybrid", show_default=True, type=click.Choice(["hybrid", "dense", "bm25"]))
+@click.option("--mode", default="hybrid", show_default=True, type=click.Choice(MODES))
 @click.option("--index-dir", type=click.Path(path_type=Path))
 @click.option("--embedder")
 @click.option("--json", "as_json", is_flag=True, help="print exactly what POST /search returns")
@@ -394,7 +395,7 @@ DEFAULT_GOLD = (Path("eval/gold.jsonl"), Path("eval/news_heldout.jsonl"))
               help="mrc: the held-out DRCD/CMRC passages through the whole pipeline, instead of gold files")
 @click.option("--mrc-dir", type=click.Path(path_type=Path), default=Path("../shared/data/mrc"), show_default=True)
 @click.option("--sample", default=300, show_default=True, help="questions sampled for --dataset mrc")
-@click.option("--modes", default="hybrid,dense,bm25", show_default=True, help="retrieval modes to compare")
+@click.option("--modes", default=",".join(MODES), show_default=True, help="retrieval modes to compare")
 @click.option("--index-dir", type=click.Path(path_type=Path), help="the index (default: index/, built if missing)")
 @click.option("--embedder", help="e5 (default), st:<model>, hash:384")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("eval/reports"), show_default=True)

@@ -19,13 +19,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from rag.question import DIGITS, NUMBER_WITH_UNIT, YEAR, Question, places_in, strip_admin_suffix
-from rag.types import Answer, Chunk, Citation, Hit
+from rag.question import Question, places_in
+from rag.text import (
+    DIGITS,
+    NUMBER_WITH_UNIT,
+    RELATIVE_YEAR,
+    RELATIVE_YEARS,
+    YEAR,
+    sentence_spans,
+    split_clauses,
+    split_sentences,
+    strip_admin_suffix,
+    years_in,
+)
+from rag.types import Answer, AnswerPart, Chunk, Citation, Hit, Refusal
 
 if TYPE_CHECKING:
     from rag.reader import Reader, ReaderPolicy
 
-__all__ = ["compose", "split_sentences", "MIN_COVERAGE"]
+__all__ = ["compose", "refusal", "MIN_COVERAGE", "CHECKS"]
 
 # A sentence must cover at least this share of the question's IDF-weighted terms. Calibrated
 # on eval/gold.jsonl (see eval/README.md): lower lets near misses through, higher refuses
@@ -54,14 +66,6 @@ REFUSAL_SOURCES = 3
 BYLINE = re.compile(r"本报讯|记者.{0,12}报道|通讯员|全媒体记者|整理$|^□|摄$|^（上接")
 # "市委常委、栖霞市委书记 包华": who wrote or speaks; an answer only to "谁" questions.
 TITLE_HOLDER = re.compile(r"(?:书记|主任|局长|区长|市长|县长|主席|总经理|董事长)\s+[\u4e00-\u9fa5]{2,3}[。]?$")
-_SENTENCE = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』）)]*|\n|$)")
-_CLAUSE = re.compile(r"[^，,、：:]*[，,、：:]?")
-_RELATIVE = {"今年": 0, "去年": -1, "明年": 1, "前年": -2}
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split at 。！？； (keeping closing quotes with their sentence) and at line breaks."""
-    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
 
 
 @dataclass
@@ -71,26 +75,27 @@ class _Candidate:
     chunk: Chunk | None
     sentence: str
     position: int
+    span: tuple[int, int]  # the sentence's [start, end) in hit.text
     coverage: float = 0.0
     sentence_coverage: float = 0.0
     context_coverage: float = 0.0
-    problems: list[str] = field(default_factory=list)
-    checks: list[str] = field(default_factory=list)  # which check each problem came from (CHECKS)
+    failures: list[Refusal] = field(default_factory=list)  # each failed check, with what was missing
     score: float = 0.0
     reader: float = 0.0  # the learned reader's probability that the sentence answers
     missing_terms: list[str] = field(default_factory=list)
 
+    @property
+    def problems(self) -> list[str]:
+        return [f.reason for f in self.failures]
+
+    @property
+    def checks(self) -> list[str]:
+        """Which check each problem came from (CHECKS)."""
+        return [f.code for f in self.failures]
+
 
 def _article_year(date: str | None) -> int | None:
     return int(date[:4]) if date and date[:4].isdigit() else None
-
-
-def _years_in(text: str, article_year: int | None) -> set[int]:
-    years = {int(y) for y in YEAR.findall(text)}
-    years |= {int(y) for y in re.findall(r"((?:19|20)\d{2})(?=年度|年末|年底|上半年|—|-)", text)}
-    if article_year:
-        years |= {article_year + d for w, d in _RELATIVE.items() if w in text}
-    return years
 
 
 def _term_hit(term: str, text: str) -> float:
@@ -169,16 +174,16 @@ def _year_problem(q: Question, cand: _Candidate, base_year: int | None) -> str |
     if not q.years:
         return None
     wanted = set(q.years)
-    stated = _years_in(_answer_clauses(q, cand.sentence), base_year) or _years_in(cand.sentence, base_year)
+    stated = years_in(_answer_clauses(q, cand.sentence), base_year) or years_in(cand.sentence, base_year)
     if not stated:
         text = cand.hit.text
-        before = text[: text.find(cand.sentence)] if cand.sentence in text else ""
+        before = text[: cand.span[0]]
         for previous in reversed(split_sentences(before)):
-            stated = _years_in(previous, base_year)
+            stated = years_in(previous, base_year)
             if stated:
                 break
     if not stated:
-        stated = _years_in(cand.hit.title + " " + (cand.chunk.heading if cand.chunk else ""), base_year)
+        stated = years_in(cand.hit.title + " " + (cand.chunk.heading if cand.chunk else ""), base_year)
     if not stated and base_year:
         stated = {base_year}
     if not (wanted & stated):
@@ -186,12 +191,16 @@ def _year_problem(q: Question, cand: _Candidate, base_year: int | None) -> str |
     return None
 
 
+def _missing_years(q: Question) -> list[str]:
+    return [f"{y}年" for y in q.years] or q.relative_years[:1]
+
+
 def _relative_problem(q: Question, cand: _Candidate, base_year: int | None) -> str | None:
     """"去年" in the question against "今年" (or an explicit other year) in the sentence."""
     if not q.relative_years or q.years:
         return None
-    wanted = {_RELATIVE[w] for w in q.relative_years}
-    said = {_RELATIVE[w] for w in _RELATIVE if w in cand.sentence}
+    wanted = {RELATIVE_YEARS[w] for w in q.relative_years}
+    said = {RELATIVE_YEARS[w] for w in RELATIVE_YEAR.findall(cand.sentence)}
     if said:
         return None if wanted & said else f"资料中没有{q.relative_years[0]}的相关内容"
     explicit = {int(y) for y in YEAR.findall(cand.sentence)}
@@ -220,9 +229,8 @@ def _place_ok(name: str, cand: _Candidate, context: str, article: str) -> bool:
 CHECKS = ("entity", "year", "ordinal", "period", "metric", "answer_type", "coverage")
 
 
-def _fail(cand: _Candidate, check: str, problem: str) -> None:
-    cand.problems.append(problem)
-    cand.checks.append(check)
+def _fail(cand: _Candidate, check: str, problem: str, missing: list[str] | None = None) -> None:
+    cand.failures.append(Refusal(check, list(missing or []), problem))
 
 
 def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_year: int | None,
@@ -230,42 +238,41 @@ def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_yea
     """Fill cand.problems with what the sentence fails to supply."""
     context = cand.hit.title + " " + (cand.chunk.heading if cand.chunk else "")
     absent = [name for name in q.places if not _place_ok(name, cand, context, article)]
-    before = cand.hit.text[: cand.hit.text.find(cand.sentence)] if cand.sentence in cand.hit.text else ""
+    before = cand.hit.text[: cand.span[0]]
     absent += [name for name in q.orgs if name not in cand.sentence + context + before[-200:] and
                not (len(name) >= 4 and name[:4] in cand.sentence)]
     if q.kind == "compare" and len(absent) < len(q.entities):
         absent = []  # each side of a comparison is answered by its own sentence
     for name in absent:
-        _fail(cand, "entity", f"资料中没有提到“{name}”")
+        _fail(cand, "entity", f"资料中没有提到“{name}”", [name])
     for check, problem in (("year", _year_problem(q, cand, article_year or inferred_year)),
                            ("year", _relative_problem(q, cand, article_year or inferred_year))):
         if problem:
-            _fail(cand, check, problem)
+            _fail(cand, check, problem, _missing_years(q))
     for ordinal in q.ordinals:
         if ordinal not in cand.sentence + context:
-            _fail(cand, "ordinal", f"资料中没有“{ordinal}”的相关内容")
+            _fail(cand, "ordinal", f"资料中没有“{ordinal}”的相关内容", [ordinal])
     if q.kind in ("number", "percent", "compare"):
         for i, word in enumerate(q.focus_words):
             known = idf(word) > 0 or any(idf(alt) > 0 for alt in SYNONYMS.get(word, ()))
             if i < len(q.focus_words) - 1 and idf(word) < SPECIFIC_IDF:
                 continue  # a common modifier ("重点任务"): the press may say it otherwise
-            if not known and len(word) >= 3:
-                _fail(cand, "metric", f"资料中没有关于“{word}”的内容")
-            elif known and not _term_hit(word, cand.sentence + context):
-                _fail(cand, "metric", f"资料中没有关于“{word}”的内容")
+            if (not known and len(word) >= 3) or (known and not _term_hit(word, cand.sentence + context)):
+                _fail(cand, "metric", f"资料中没有关于“{word}”的内容", [word])
         if cand.sentence_coverage < MIN_SENTENCE_COVERAGE:
             _fail(cand, "coverage", "资料中没有直接回答这个问题的句子")
     for period in q.periods:
         spelled = (period,) + PERIOD_SYNONYMS.get(period, ())
         if not any(p in cand.sentence or p in context or p in before[-60:] for p in spelled):
-            _fail(cand, "period", f"资料中没有“{period}”的相关数据")
+            _fail(cand, "period", f"资料中没有“{period}”的相关数据", [period])
     if not _has_answer_type(q, cand.sentence):
         _fail(cand, "answer_type", 
               {"number": "资料中没有相应的数字", "percent": "资料中没有相应的百分比", "year": "资料中没有提到年份",
                "date": "资料中没有提到时间"}.get(q.kind, "资料中没有相应的数字"))
     if cand.coverage < (MIN_COVERAGE if q.kind in ("number", "percent", "year", "date", "compare") else 0.4):
         missing = "、".join(f"“{t}”" for t in cand.missing_terms[:3])
-        _fail(cand, "coverage", f"资料中没有关于{missing}的内容" if missing else "资料中没有相关内容")
+        _fail(cand, "coverage", f"资料中没有关于{missing}的内容" if missing else "资料中没有相关内容",
+              cand.missing_terms[:3])
 
 
 def _inferred_year(text: str) -> int | None:
@@ -279,7 +286,7 @@ def _trim(sentence: str, terms: list[str], q: Question) -> str:
     """Keep a long sentence's first clause and the clauses that carry the answer."""
     if len(sentence) <= MAX_SENTENCE_CHARS:
         return sentence
-    clauses = [c for c in _CLAUSE.findall(sentence) if c]
+    clauses = split_clauses(sentence)
     if len(clauses) < 3:
         return sentence
     def value(c: str) -> float:
@@ -306,8 +313,8 @@ def _annotate_relative(sentence: str, article_year: int | None) -> str:
     if not article_year:
         return sentence
     def repl(m: re.Match) -> str:
-        return f"{m.group(1)}（{article_year + _RELATIVE[m.group(1)]}年）"
-    return re.sub(r"(今年|去年|明年|前年)(?!\s*[（(]?\d{4})", repl, sentence)
+        return f"{m.group(1)}（{article_year + RELATIVE_YEARS[m.group(1)]}年）"
+    return re.sub(rf"({RELATIVE_YEAR.pattern})(?!\s*[（(]?\d{{4}})", repl, sentence)
 
 
 def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles_text: Callable[[str], str],
@@ -321,15 +328,16 @@ def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles
         article = articles_text(hit.article_id) or hit.text
         article_year = _article_year(hit.date)
         inferred = None if article_year else _inferred_year(article)
-        for pos, sentence in enumerate(split_sentences(hit.text)):
+        for pos, span in enumerate(sentence_spans(hit.text)):
+            sentence = hit.text[span[0]:span[1]]
             if len(sentence) < 6 or BYLINE.search(sentence) and len(sentence) < 40:
                 continue
             if q.kind != "person" and TITLE_HOLDER.search(sentence):
                 continue
-            cand = _Candidate(rank, hit, chunk, sentence, pos)
+            cand = _Candidate(rank, hit, chunk, sentence, pos, span)
             cand.coverage, cand.missing_terms = _coverage(q.terms, weights, sentence)
             cand.sentence_coverage = cand.coverage
-            before = hit.text[: hit.text.find(sentence)]
+            before = hit.text[: span[0]]
             cand.context_coverage, _ = _coverage(q.terms, weights, sentence + context + before[-120:])
             cand.coverage = max(cand.coverage, 0.8 * cand.context_coverage)
             _check(q, cand, article_year, inferred, article, idf)
@@ -381,14 +389,15 @@ def _select_learned(q: Question, read: list[_Candidate], policy: ReaderPolicy) -
     return _choose(q, passing, policy)
 
 
-def _refusal_reason(ranked: list[_Candidate], vetoes: tuple[str, ...] | None = None) -> str | None:
-    if not ranked or not ranked[0].problems:
+def _refusal_reason(ranked: list[_Candidate], vetoes: tuple[str, ...] | None = None) -> Refusal | None:
+    """What the best candidate lacked: its first failed check (with a reader, its first vetoed one)."""
+    if not ranked or not ranked[0].failures:
         return None
     best = ranked[0]
     if vetoes is not None:
-        vetoed = [p for p, check in zip(best.problems, best.checks) if check in vetoes]
-        return vetoed[0] if vetoed else "资料中没有直接回答这个问题的句子"
-    return best.problems[0]
+        vetoed = [f for f in best.failures if f.code in vetoes]
+        return vetoed[0] if vetoed else Refusal("not_found", [], "资料中没有直接回答这个问题的句子")
+    return best.failures[0]
 
 
 def _choose(q: Question, passing: list[_Candidate], policy: ReaderPolicy | None = None) -> list[_Candidate]:
@@ -454,17 +463,19 @@ def _lead_ins(best: _Candidate, article_chunks: list[Chunk]) -> list[_Candidate]
     seen_best = False
     for chunk in article_chunks:
         hit = Hit(chunk.id, chunk.article_id, chunk.title, chunk.date, chunk.source, chunk.text, 0.0)
+        offset = 0
         for paragraph in chunk.text.split("\n"):
-            sentences = split_sentences(paragraph)
-            if not sentences:
+            start, offset = offset, offset + len(paragraph) + 1
+            spans = sentence_spans(paragraph)
+            if not spans:
                 continue
             if not seen_best:
                 seen_best = chunk.id == best.hit.chunk_id and best.sentence in paragraph
                 continue
-            lead = sentences[0]
-            if len(lead) > LEAD_IN_CHARS or len(sentences) == 1 and len(paragraph) > LEAD_IN_CHARS:
+            lead = paragraph[spans[0][0]:spans[0][1]]
+            if len(lead) > LEAD_IN_CHARS or len(spans) == 1 and len(paragraph) > LEAD_IN_CHARS:
                 return items if len(items) >= 2 else []
-            items.append(_Candidate(0, hit, chunk, lead, 0))
+            items.append(_Candidate(0, hit, chunk, lead, 0, (start + spans[0][0], start + spans[0][1])))
             if len(items) == MAX_LIST_ITEMS:
                 return items
     return items if len(items) >= 2 else []
@@ -474,15 +485,11 @@ def _citation(n: int, hit: Hit) -> Citation:
     return Citation(n, hit.chunk_id, hit.article_id, hit.title, hit.date, hit.source, hit.text, hit.score)
 
 
-def refusal(question: str, hits: list[Hit], reason: str | None = None) -> Answer:
-    """The answer for a question the passages do not answer: say so, list the closest sources."""
+def refusal(hits: list[Hit], reason: Refusal | None = None) -> Answer:
+    """The answer for a question the passages do not answer: why, and the closest sources."""
     closest = hits[:REFUSAL_SOURCES]
     citations = [_citation(i + 1, h) for i, h in enumerate(closest)]
-    text = "资料中没有找到能回答这个问题的内容"
-    text += f"（{reason}）。" if reason else "。"
-    if citations:
-        text += "最接近的资料：" + "；".join(f"《{c.title}》[{c.n}]" for c in citations) + "。"
-    return Answer(text, True, citations)
+    return Answer([], citations, reason or Refusal("not_found"))
 
 
 def compose(
@@ -495,12 +502,12 @@ def compose(
     reader: Reader | None = None,
     policy: ReaderPolicy | None = None,
 ) -> Answer:
-    """An extractive answer with a [n] marker after every sentence, or a refusal.
+    """An extractive answer: sentences with the citation each came from, or a refusal.
 
     With a `reader` (and its `policy`), the learned reader picks the sentences and the policy's
     checks veto; without one, every rule check must pass (the rules composer)."""
     if not hits:
-        return refusal(q.text, hits, "索引中没有相关资料")
+        return refusal(hits, Refusal("no_passages", [], "索引中没有相关资料"))
     ranked = _candidates(q, hits, chunks, article_text, idf)
     if reader is not None and policy is not None:
         ranked = _read(q, ranked, reader, policy)
@@ -510,14 +517,14 @@ def compose(
         chosen = _select(q, ranked)
         reason = _refusal_reason(ranked)
     if not chosen:
-        return refusal(q.text, hits, reason)
+        return refusal(hits, reason)
     if q.kind == "list" and _needs_more_items(q.text, chosen[0].sentence):
         items = _lead_ins(chosen[0], article_chunks(chosen[0].hit.article_id))
         if items:
             chosen = [chosen[0]] + items
     numbers: dict[str, int] = {}
     citations: list[Citation] = []
-    parts: list[str] = []
+    parts: list[AnswerPart] = []
     for cand in chosen:
         if cand.hit.chunk_id not in numbers:
             numbers[cand.hit.chunk_id] = len(numbers) + 1
@@ -527,10 +534,10 @@ def compose(
         sentence = re.sub(r"[；;，,、：:]$", "", sentence)  # a clause cut at "；" ends as a sentence
         if not re.search(r"[。！？!?…”]$", sentence):
             sentence += "。"
-        parts.append(f"{sentence}[{numbers[cand.hit.chunk_id]}]")
+        parts.append(AnswerPart(sentence, numbers[cand.hit.chunk_id], cand.hit.chunk_id, cand.span))
     if q.kind == "compare" and len(q.places) >= 2:
         found = {p for p in q.places if any(strip_admin_suffix(p) in c.sentence or strip_admin_suffix(p) in c.hit.title for c in chosen)}
         for place in q.places:
             if place not in found:
-                parts.append(f"资料中没有找到关于“{place}”的相应内容。")
-    return Answer("".join(parts), False, citations)
+                parts.append(AnswerPart(f"资料中没有找到关于“{place}”的相应内容。"))
+    return Answer(parts, citations)

@@ -9,23 +9,23 @@ removing articles makes a new Engine (`with_index`) that replaces the old one.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from rag.compose import compose, refusal
 from rag.embedders import Embedder, make_embedder
-from rag.errors import InputError
+from rag.errors import ArticleNotFound, InputError
 from rag.followup import rewrite
 from rag.index import Index, load_index
 from rag.llm import LLMClient
 from rag.question import analyze, split_comparison
 from rag.reader import Reader, ReaderPolicy
-from rag.retrieve import MODES, Filters, search
-from rag.types import Answer, Article, Chunk, Citation, Hit
+from rag.retrieve import Filters, search
+from rag.types import MODES, Answer, AnswerPart, Article, Chunk, Citation, Hit, Refusal
 
 __all__ = ["Engine", "COMPOSERS", "MAX_QUESTION_CHARS", "MAX_TOP_K", "validate_question"]
 
@@ -48,13 +48,14 @@ DENSE_WEIGHT = 0.3
 
 def validate_question(question: object, max_chars: int = MAX_QUESTION_CHARS) -> str:
     if not isinstance(question, str):
-        raise InputError("the question must be a string")
+        raise InputError("the question must be a string", field="question")
     question = question.strip()
     if not question:
-        raise InputError("the question is empty: type a question (问题不能为空)")
+        raise InputError("the question is empty: type a question (问题不能为空)", field="question")
     if len(question) > max_chars:
         raise InputError(
-            f"the question is {len(question)} characters long; the limit is {max_chars} (问题太长，请缩短)"
+            f"the question is {len(question)} characters long; the limit is {max_chars} (问题太长，请缩短)",
+            field="question",
         )
     return question
 
@@ -194,13 +195,13 @@ class Engine:
             answer = self._compose(parsed, hits)
             timings["compose_ms"] = round((time.perf_counter() - compose_started) * 1000, 2)
         if len(answer.citations) > top_k:  # keep the promise of top_k sources
-            answer = self._limit(answer, top_k, standalone, [_hit(c) for c in answer.citations])
+            answer = self._limit(answer, top_k, [_hit(c) for c in answer.citations])
         if self.llm and not answer.refused:
             llm_started = time.perf_counter()
             generated = self.llm.answer(standalone, answer.citations)
             timings["llm_ms"] = round((time.perf_counter() - llm_started) * 1000, 2)
             if generated:
-                answer = Answer(generated, False, answer.citations)
+                answer = Answer(generated, answer.citations)
         timings["total_ms"] = round((time.perf_counter() - started) * 1000, 2)
         self._provenance(answer.citations)
         answer.timings_ms = timings
@@ -215,8 +216,9 @@ class Engine:
                  filters: dict | None) -> tuple[Answer, dict[str, float]]:
         """Answer each side of a comparison from its own retrieval, cited separately."""
         timings: dict[str, float] = {}
-        parts: list[str] = []
+        parts: list[AnswerPart] = []
         citations: list[Citation] = []
+        missing: list[str] = []
         by_chunk: dict[str, int] = {}
         first_hits: list[Hit] = []
         for side in sides:
@@ -228,37 +230,35 @@ class Engine:
             answer = self._compose(parsed, hits)
             if answer.refused:
                 name = parsed.entities[0] if parsed.entities else side
-                parts.append(f"资料中没有找到关于“{name}”的相应内容。")
+                parts.append(AnswerPart(f"资料中没有找到关于“{name}”的相应内容。"))
+                missing.append(name)
                 continue
-            old = {c.n: c for c in answer.citations}
             for c in answer.citations:
                 if c.chunk_id not in by_chunk:
                     by_chunk[c.chunk_id] = len(by_chunk) + 1
-                    citations.append(Citation(by_chunk[c.chunk_id], c.chunk_id, c.article_id, c.title, c.date,
-                                              c.source, c.text, c.score))
-            parts.append(re.sub(r"\[(\d+)\]", lambda m: f"[{by_chunk[old[int(m.group(1))].chunk_id]}]", answer.answer))
+                    citations.append(dataclasses.replace(c, n=by_chunk[c.chunk_id]))
+            parts += [dataclasses.replace(p, n=by_chunk[p.chunk_id]) if p.chunk_id else p for p in answer.parts]
         if not citations:
-            return refusal(question, first_hits), timings
-        return Answer("".join(parts), False, citations), timings
+            return refusal(first_hits, Refusal("entity", missing)), timings
+        return Answer(parts, citations), timings
 
-    def _limit(self, answer: Answer, top_k: int, question: str, hits: list[Hit]) -> Answer:
-        """Keep the first top_k citations and the sentences that cite them (and any closing
-        sentence without a marker, such as "资料中没有找到关于…")."""
+    def _limit(self, answer: Answer, top_k: int, hits: list[Hit]) -> Answer:
+        """Keep the first top_k citations and the sentences that cite them (and the sentences
+        that cite nothing, such as "资料中没有找到关于…")."""
+        if answer.refused:
+            return dataclasses.replace(answer, citations=answer.citations[:top_k])
         keep = {c.n for c in answer.citations[:top_k]}
-        parts = re.findall(r"(.*?\[(\d+)\])", answer.answer)
-        if not parts:
-            return refusal(question, hits[:top_k])
-        tail = answer.answer[sum(len(p) for p, _ in parts):]
-        text = "".join(p for p, n in parts if int(n) in keep) + tail
-        return Answer(text, answer.refused, [c for c in answer.citations if c.n in keep])
+        parts = [p for p in answer.parts if p.n is None or p.n in keep]
+        if not any(p.n is not None for p in parts):
+            return refusal(hits[:top_k])
+        return Answer(parts, [c for c in answer.citations if c.n in keep])
 
     def ask_stream(self, question: str, top_k: int = 5, history: list[dict] | None = None, mode: str = "hybrid",
                    filters: dict | None = None) -> Iterator[dict]:
         """The answer as events: text pieces, then the citations, then the whole answer."""
         answer = self.ask(question, top_k, history, mode, filters)
-        for piece in re.findall(r".*?(?:\[\d+\]|[。；！？]|$)", answer.answer):
-            if piece:
-                yield {"event": "delta", "text": piece}
+        for piece in answer.pieces():
+            yield {"event": "delta", "text": piece}
         yield {"event": "citations", "citations": [c.to_dict() for c in answer.citations]}
         yield {"event": "done", "answer": answer.to_dict()}
 
@@ -273,7 +273,7 @@ class Engine:
     def article(self, article_id: str) -> Article:
         article = self.index.articles.get(article_id)
         if article is None:
-            raise InputError(f"no article with id {article_id!r}: ids come from citations or GET /articles")
+            raise ArticleNotFound(article_id)
         return article
 
     def health(self) -> dict:

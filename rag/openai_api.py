@@ -28,7 +28,6 @@ send it as `Authorization: Bearer <key>`.
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -40,6 +39,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from rag.engine import MAX_QUESTION_CHARS, MAX_TOP_K, Engine
 from rag.errors import InputError
+from rag.types import RetrievalMode
 
 __all__ = ["MODEL_ID", "OpenAIError", "make_router", "openai_error", "question_and_history"]
 
@@ -113,7 +113,7 @@ class ChatRequest(BaseModel):
     stream: bool = False
     n: Annotated[int, Field(ge=1, le=1), BeforeValidator(_whole)] | None = Field(None, description="only one choice is made")
     top_k: WholeNumber = Field(5, ge=1, le=MAX_TOP_K, description="extension: how many sources to cite at most")
-    mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="extension: retrieval mode")
+    mode: RetrievalMode = Field("hybrid", description="extension: retrieval mode")
     filters: ChatFilters | None = Field(None, description="extension: as for POST /ask")
 
 
@@ -239,18 +239,18 @@ def make_router(get_engine, guard) -> APIRouter:
             filters = body.filters.model_dump(exclude_none=True) if body.filters else None
             answer = engine.ask(question, body.top_k, history, body.mode, filters)
         except InputError as exc:
-            raise OpenAIError(400, str(exc), param="messages" if "question" in str(exc) else None) from exc
+            raise OpenAIError(400, str(exc), param="messages" if exc.field == "question" else None) from exc
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         citations = [c.to_dict() for c in answer.citations]
         if not body.stream:
             return {
                 "id": completion_id, "object": "chat.completion", "created": created, "model": body.model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.answer},
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
                              "finish_reason": "stop"}],
                 "citations": citations, "refused": answer.refused,
             }
-        pieces = [e["text"] for e in _pieces(answer.answer)]
+        pieces = answer.pieces()
 
         def stream() -> Iterator[str]:
             yield _chunk(completion_id, created, body.model, {"role": "assistant", "content": ""})
@@ -262,8 +262,3 @@ def make_router(get_engine, guard) -> APIRouter:
         return StreamingResponse(stream(), media_type="text/event-stream")
 
     return router
-
-
-def _pieces(text: str) -> list[dict[str, str]]:
-    """The answer cut after each marker or sentence end, as the other stream does."""
-    return [{"text": p} for p in re.findall(r".*?(?:\[\d+\]|[。；！？]|$)", text) if p]

@@ -19,11 +19,10 @@ from rag.embedders import Embedder
 from rag.errors import InputError
 from rag.index import Index
 from rag.tokenize import tokenize
-from rag.types import Article, Chunk, Hit
+from rag.types import MODES, Article, Chunk, Hit, RetrievalMode
 
 __all__ = ["Filters", "MODES", "RRF_K", "search"]
 
-MODES = ("hybrid", "dense", "bm25")
 # Reciprocal rank fusion constant from Cormack, Clarke & Büttcher (SIGIR 2009): with k=60 a
 # document ranked first by one leg and absent from the other still beats one ranked ~30th by both.
 RRF_K = 60
@@ -133,7 +132,7 @@ def search(
     embedder: Embedder,
     query: str,
     top_k: int = 5,
-    mode: Literal["hybrid", "dense", "bm25"] = "hybrid",
+    mode: RetrievalMode = "hybrid",
     filters: Filters | None = None,
     fusion: Literal["rrf", "weighted"] = "rrf",
     dense_weight: float = 0.5,

@@ -40,6 +40,8 @@ from pathlib import Path
 
 import jieba
 
+from rag.text import ADMIN_SUFFIXES, TOKEN_MAGNITUDES, TOKEN_UNITS
+
 __all__ = ["tokenize", "tokenizer_id", "STOPWORDS", "USERDICT_PATH"]
 
 USERDICT_PATH = Path(__file__).parent / "data" / "userdict.txt"
@@ -61,17 +63,10 @@ STOPWORDS: frozenset[str] = frozenset(
     """.split()
 )
 
-# Units that stay glued to a number. Magnitudes may stand alone ("1308万") or precede a
-# base unit ("1308万元"); 余/多 ("200余人", "70多项") are kept inside the token.
-_MAGNITUDES = ["万亿", "千亿", "百亿", "十亿", "亿", "千万", "百万", "十万", "万", "千", "百"]
-_BASE_UNITS = [
-    "个百分点", "百分点", "美元", "欧元", "元", "人次", "人", "家", "个", "项", "吨", "亩",
-    "平方公里", "平方米", "公里", "千米", "米", "千瓦时", "千瓦", "兆瓦", "瓦", "度", "辆",
-    "台", "件", "户", "名", "所", "次", "天", "年", "月", "日", "号", "岁", "倍", "条", "座",
-    "套", "种", "批", "位", "届", "场", "期", "周", "小时", "分钟", "秒", "股", "份", "艘",
-    "架", "班次", "标箱", "栋", "层", "株", "只", "公斤", "千克", "克",
-    "立方米", "升", "例", "篇", "类", "强",
-]
+# Units that stay glued to a number (rag.text). Magnitudes may stand alone ("1308万") or
+# precede a base unit ("1308万元"); 余/多 ("200余人", "70多项") are kept inside the token.
+_MAGNITUDES = TOKEN_MAGNITUDES
+_BASE_UNITS = TOKEN_UNITS
 
 
 def _alternation(words: list[str]) -> str:
@@ -91,7 +86,7 @@ _THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _SPACE_BEFORE_UNIT_RE = re.compile(
     rf"(?<=\d)\s+(?=%|‰|[余多]|{_alternation(_MAGNITUDES + _BASE_UNITS)})"
 )
-_ADMIN_SUFFIXES = ("新区", "街道", "省", "市", "区", "县", "镇", "村")  # longest first
+_ADMIN_SUFFIXES = ADMIN_SUFFIXES  # longest first
 _NOT_PLACES = frozenset(
     """
     开发区 示范区 试验区 集聚区 先行区 保税区 功能区 起步区 自贸区 核心区 中心区 自治区

@@ -1,6 +1,6 @@
 import re
 
-from rag.compose import compose, split_sentences
+from rag.compose import compose
 from rag.question import analyze
 from rag.types import Hit
 
@@ -65,10 +65,6 @@ def test_relative_dates_are_made_explicit_when_the_article_is_dated():
 def test_no_passages_is_a_refusal():
     answer = ask("招远2023年黄金产业总产值是多少？", [])
     assert answer.refused and answer.citations == []
-
-
-def test_split_sentences_keeps_closing_quotes():
-    assert split_sentences("他说：“好。”然后走了。") == ["他说：“好。”", "然后走了。"]
 
 
 # --------------------------------------------------------------------------- the learned composer

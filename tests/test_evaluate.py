@@ -24,7 +24,8 @@ from rag.evaluate import (
 )
 from rag.gold import Evidence, GoldItem
 from rag.report import format_markdown, format_report, write_report
-from rag.types import Answer, Citation, Hit
+from rag.text import parse_marked
+from rag.types import Answer, AnswerPart, Citation, Hit, Refusal
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC_QA = ROOT / "tests" / "data" / "public_qa"
@@ -94,7 +95,10 @@ class FakeEngine:
         if question == "太长":
             raise InputError("the question is too long: keep it under 1000 characters")
         text, refused, citations = ANSWERS[question]
-        answer = Answer(answer=text, refused=refused, citations=citations, timings_ms={})
+        if refused:
+            answer = Answer([], citations, Refusal("not_found", [], text))
+        else:  # the fixed answers are written with markers; the engine hands out parts
+            answer = Answer([AnswerPart(t, n) for t, n in parse_marked(text)], citations)
         if history and self.expose_rewrite:
             answer.query = REWRITTEN
         return answer
@@ -318,18 +322,19 @@ def test_figures(text: str, expected: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("answer", "expected"),
+    ("parts", "expected"),
     [
-        ("", {}),
-        ("没有标记。", {}),
-        ("😀[1]", {1: ["😀"]}),
-        ("甲有9个。[1]乙有440人[2][3]。", {1: ["甲有9个"], 2: ["乙有440人"], 3: ["乙有440人"]}),
-        ("第一句。第二句有5家[1]；第三句［2］", {1: ["第二句有5家"], 2: ["第三句"]}),
-        ("A[1]。B[1]", {1: ["A", "B"]}),
+        ([], {}),
+        ([("没有标记。", None)], {}),
+        ([("😀", 1)], {1: ["😀"]}),
+        ([("甲有9个。", 1), ("乙有440人", 2), ("", 3), ("。", None)],
+         {1: ["甲有9个。"], 2: ["乙有440人"], 3: ["乙有440人"]}),
+        ([("第二句有５家；", 1), ("第三句", 2)], {1: ["第二句有5家;"], 2: ["第三句"]}),
+        ([("A", 1), ("B", 1)], {1: ["A", "B"]}),
     ],
 )
-def test_attributed_sentences(answer: str, expected: dict[int, list[str]]) -> None:
-    assert attributed_sentences(answer) == expected
+def test_attributed_sentences(parts: list, expected: dict[int, list[str]]) -> None:
+    assert attributed_sentences([AnswerPart(t, n) for t, n in parts]) == expected
 
 
 # ----------------------------------------------------------------------------- reports

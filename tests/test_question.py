@@ -1,6 +1,6 @@
 import pytest
 
-from rag.question import analyze, split_comparison, strip_admin_suffix
+from rag.question import analyze, split_comparison
 
 
 @pytest.mark.parametrize(
@@ -39,12 +39,6 @@ def test_generic_places_are_not_entities():
 @pytest.mark.parametrize("text", ["", "   ", "🙂🙂", "What is the GDP?"])
 def test_odd_input_does_not_crash(text):
     analyze(text)
-
-
-def test_strip_admin_suffix():
-    assert strip_admin_suffix("招远市") == "招远"
-    assert strip_admin_suffix("黄渤海新区") == "黄渤海"
-    assert strip_admin_suffix("东区") == "东区"
 
 
 @pytest.mark.parametrize(

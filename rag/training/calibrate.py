@@ -61,7 +61,7 @@ def _outcome(item, answer) -> str:
         return "right" if answer.refused else "wrong"
     if answer.refused:
         return "refused"
-    return "right" if _answer_correct(answer.answer, item.answers, item.match) else "wrong"
+    return "right" if _answer_correct(answer.parts, item.answers, item.match) else "wrong"
 
 
 def calibrate(index_dir: Path, gold: list[Path], reader_dir: Path | None = None) -> dict:
