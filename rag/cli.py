@@ -171,7 +171,8 @@ def ensure_index(settings: Settings, *, quiet: bool = False) -> None:
     if not quiet:
         _progress_echo(f"no index yet: indexing {source} into {index_dir} …" if status == "missing" else
                        f"{source} changed since the index was built: updating {index_dir} from it …")
-    report = build_index(source, index_dir, embedder, chunk_chars=chunk_chars, progress=not quiet)
+    report = build_index(source, index_dir, embedder, chunk_chars=chunk_chars, progress=not quiet,
+                         profile=settings.profile)
     for warning in report.warnings:
         _progress_echo(f"warning: {warning}")
     if not quiet:
@@ -183,10 +184,12 @@ def ensure_index(settings: Settings, *, quiet: bool = False) -> None:
 @click.option("--index-dir", type=click.Path(path_type=Path), help="where the index lives (default: index/)")
 @click.option("--embedder", help="e5 (default), e5-nano, st:<model folder or name>, hash:384")
 @click.option("--chunk-chars", type=int, help="maximum chunk length in characters (default 300)")
+@click.option("--profile", help="corpus profile: national, shandong or a folder (default: the index's, "
+                                "else the corpus's .rag-profile, else national)")
 @click.option("--rebuild", is_flag=True,
               help="ignore the previous index (even one of another corpus) and embed everything again")
 @click.option("--json", "as_json", is_flag=True, help="print the build report as JSON")
-def index_cmd(path, index_dir, embedder, chunk_chars, rebuild, as_json):
+def index_cmd(path, index_dir, embedder, chunk_chars, profile, rebuild, as_json):
     """Build or update the index of a corpus folder or file (default: the corpus the index
     was built from, else corpus/).
 
@@ -198,13 +201,14 @@ def index_cmd(path, index_dir, embedder, chunk_chars, rebuild, as_json):
     """
     from rag.index import index_source
 
-    settings = _settings(index_dir=index_dir, embedder=embedder, chunk_chars=chunk_chars)
+    settings = _settings(index_dir=index_dir, embedder=embedder, chunk_chars=chunk_chars, profile=profile)
     source = path or index_source(settings.index_dir) or settings.corpus_dir
     from rag.embedders import make_embedder
     from rag.index import build_index
 
     report = build_index(source, settings.index_dir, make_embedder(settings.embedder),
-                         chunk_chars=settings.chunk_chars, rebuild=rebuild, progress=not as_json)
+                         chunk_chars=settings.chunk_chars, rebuild=rebuild, progress=not as_json,
+                         profile=settings.profile)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     if as_json:

@@ -14,11 +14,14 @@ date is known, and nothing is paraphrased.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from rag.profile import active as active_profile
+from rag.profile import place_stem
 from rag.question import Question, places_in
 from rag.text import (
     DIGITS,
@@ -29,7 +32,6 @@ from rag.text import (
     sentence_spans,
     split_clauses,
     split_sentences,
-    strip_admin_suffix,
     years_in,
 )
 from rag.types import Answer, AnswerPart, Chunk, Citation, Hit, Refusal
@@ -55,15 +57,19 @@ SUBJECT_CHARS = 16  # a place named this early in a sentence is what the sentenc
 _INCREMENT = re.compile(r"新增|净增|增加|新上|新入库|新备案|新开工|新认定")
 SPECIFIC_IDF = 2.5  # a modifier this rare (in under ~8% of chunks) must match too ("进出口"总额)
 MIN_SENTENCE_COVERAGE = 0.3  # for figures, the sentence itself must carry this much of the question
-# Words a question uses for what the press writes otherwise.
-SYNONYMS = {
-    "增速": ("增长",), "增幅": ("增长",), "涨": ("增长",), "社零": ("社会消费品零售",),
-    "GDP": ("生产总值",), "投资额": ("投资",), "总投资额": ("总投资",), "人数": ("人",),
-}
 REFUSAL_SOURCES = 3
 
-# Bylines and datelines carry no facts worth quoting ("本报讯 庄蕾 记者尹明波报道").
-BYLINE = re.compile(r"本报讯|记者.{0,12}报道|通讯员|全媒体记者|整理$|^□|摄$|^（上接")
+# Words a question uses for what the press writes otherwise, and the byline pattern (bylines
+# and datelines carry no facts worth quoting): the active profile's (rag.profile).
+
+
+def _synonyms(term: str) -> tuple[str, ...]:
+    return active_profile().synonyms.get(term, ())
+
+
+@functools.lru_cache(maxsize=8)
+def _byline(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 # "市委常委、栖霞市委书记 包华": who wrote or speaks; an answer only to "谁" questions.
 TITLE_HOLDER = re.compile(r"(?:书记|主任|局长|区长|市长|县长|主席|总经理|董事长)\s+[\u4e00-\u9fa5]{2,3}[。]?$")
 
@@ -100,7 +106,7 @@ def _article_year(date: str | None) -> int | None:
 
 def _term_hit(term: str, text: str) -> float:
     """1 for the word itself; 0.5 for the head noun of a 3-character word ("总产值" -> "产值")."""
-    if term in text or any(alt in text for alt in SYNONYMS.get(term, ())):
+    if term in text or any(alt in text for alt in _synonyms(term)):
         return 1.0
     if len(term) >= 3 and term[-2:] in text:
         return 0.5
@@ -214,7 +220,7 @@ def _relative_problem(q: Question, cand: _Candidate, base_year: int | None) -> s
 def _place_ok(name: str, cand: _Candidate, context: str, article: str) -> bool:
     """A place counts when the sentence names it; or when its passage or article does and the
     sentence names no other place (an article about one county may quote another)."""
-    stem = strip_admin_suffix(name)
+    stem = place_stem(name)
     if stem in cand.sentence:
         return True
     if stem not in cand.hit.text + context + article:
@@ -254,7 +260,7 @@ def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_yea
             _fail(cand, "ordinal", f"资料中没有“{ordinal}”的相关内容", [ordinal])
     if q.kind in ("number", "percent", "compare"):
         for i, word in enumerate(q.focus_words):
-            known = idf(word) > 0 or any(idf(alt) > 0 for alt in SYNONYMS.get(word, ()))
+            known = idf(word) > 0 or any(idf(alt) > 0 for alt in _synonyms(word))
             if i < len(q.focus_words) - 1 and idf(word) < SPECIFIC_IDF:
                 continue  # a common modifier ("重点任务"): the press may say it otherwise
             if (not known and len(word) >= 3) or (known and not _term_hit(word, cand.sentence + context)):
@@ -293,7 +299,7 @@ def _trim(sentence: str, terms: list[str], q: Question) -> str:
         v = sum(_term_hit(t, c) for t in terms)
         v += 1.0 if q.kind in ("number", "percent", "compare") and NUMBER_WITH_UNIT.search(c) else 0.0
         v += 1.0 if any(str(y) in c for y in q.years) else 0.0
-        v += 1.0 if any(strip_admin_suffix(p) in c for p in q.places) else 0.0
+        v += 1.0 if any(place_stem(p) in c for p in q.places) else 0.0
         return v
     best = max(range(len(clauses)), key=lambda i: (value(clauses[i]) + (value(clauses[i + 1]) * 0.5 if i + 1 < len(clauses) else 0), -i))
     keep = {0, best, min(best + 1, len(clauses) - 1)}
@@ -320,6 +326,7 @@ def _annotate_relative(sentence: str, article_year: int | None) -> str:
 def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles_text: Callable[[str], str],
                 idf: Callable[[str], float]) -> list[_Candidate]:
     weights = [idf(t) for t in q.terms]
+    byline = _byline(active_profile().byline)
     asks_stock = q.kind in ("number", "compare") and not _INCREMENT.search(q.text) and "增" not in q.text
     out: list[_Candidate] = []
     for rank, hit in enumerate(hits):
@@ -330,7 +337,7 @@ def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles
         inferred = None if article_year else _inferred_year(article)
         for pos, span in enumerate(sentence_spans(hit.text)):
             sentence = hit.text[span[0]:span[1]]
-            if len(sentence) < 6 or BYLINE.search(sentence) and len(sentence) < 40:
+            if len(sentence) < 6 or byline.search(sentence) and len(sentence) < 40:
                 continue
             if q.kind != "person" and TITLE_HOLDER.search(sentence):
                 continue
@@ -345,7 +352,7 @@ def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles
                 cand.coverage
                 + 0.3 * _has_answer_type(q, sentence)
                 + 0.15 * any(str(y) in sentence for y in q.years)
-                + 0.1 * any(strip_admin_suffix(p) in sentence for p in q.places)
+                + 0.1 * any(place_stem(p) in sentence for p in q.places)
                 + 0.2 * any(o in sentence for o in q.orgs)
                 + 0.3 * _coverage(q.terms, weights, _answer_clauses(q, sentence))[0] * (q.kind in ("number", "percent"))
                 + 0.1 / (1 + rank)
@@ -420,7 +427,7 @@ def _choose(q: Question, passing: list[_Candidate], policy: ReaderPolicy | None 
     if q.kind == "compare" and len(q.places) >= 2:
         chosen = []
         for place in q.places:
-            stem = strip_admin_suffix(place)
+            stem = place_stem(place)
             side = [c for c in passing if stem in c.sentence or stem in c.hit.title]
             if side and side[0] not in chosen:
                 chosen.append(side[0])
@@ -536,7 +543,7 @@ def compose(
             sentence += "。"
         parts.append(AnswerPart(sentence, numbers[cand.hit.chunk_id], cand.hit.chunk_id, cand.span))
     if q.kind == "compare" and len(q.places) >= 2:
-        found = {p for p in q.places if any(strip_admin_suffix(p) in c.sentence or strip_admin_suffix(p) in c.hit.title for c in chosen)}
+        found = {p for p in q.places if any(place_stem(p) in c.sentence or place_stem(p) in c.hit.title for c in chosen)}
         for place in q.places:
             if place not in found:
                 parts.append(AnswerPart(f"资料中没有找到关于“{place}”的相应内容。"))

@@ -22,6 +22,7 @@ from rag.errors import ArticleNotFound, InputError
 from rag.followup import rewrite
 from rag.index import Index, load_index
 from rag.llm import LLMClient
+from rag.profile import active as active_profile
 from rag.question import analyze, split_comparison
 from rag.reader import Reader, ReaderPolicy
 from rag.retrieve import Filters, search
@@ -40,10 +41,6 @@ MAX_QUESTION_CHARS = 1000
 MAX_TOP_K = 20
 # The composer reads at least this many passages, even when fewer are to be shown.
 COMPOSE_POOL = 8
-# The dense leg's share in fusion. BM25 leads on this press, so fusion leans on it: on
-# eval/gold.jsonl hybrid hit@1 is 0.83 at 0.5 and 0.85 at 0.3, hit@5 0.98 at both
-# (bm25 alone 0.81/0.99, dense alone 0.72/0.95).
-DENSE_WEIGHT = 0.3
 
 
 def validate_question(question: object, max_chars: int = MAX_QUESTION_CHARS) -> str:
@@ -90,7 +87,7 @@ class Engine:
         self.policy = policy or (ReaderPolicy() if reader else None)
         self.embedder = embedder
         self.fusion = "rrf"  # or "weighted" (min-max normalised scores)
-        self.dense_weight = DENSE_WEIGHT
+        self.dense_weight = active_profile().dense_weight  # the corpus profile's tuned weight (rag.profile)
         self.llm = llm
         self.max_question_chars = max_question_chars
         self.chunks_by_id = {c.id: c for c in index.chunks}

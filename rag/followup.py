@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 
 from rag.question import analyze
-from rag.text import ADMIN_SUFFIX, RELATIVE_YEARS, YEAR, strip_admin_suffix
+from rag.profile import place_stem
+from rag.text import ADMIN_SUFFIX, RELATIVE_YEARS, YEAR
 
 __all__ = ["rewrite", "last_user_question"]
 
@@ -50,7 +51,7 @@ def rewrite(question: str, history: list[dict] | None) -> str:
             return _swap_year(previous, years[0])
         if focus in RELATIVE_YEARS and prev.years:
             return _swap_year(previous, prev.years[0] + RELATIVE_YEARS[focus])
-        place = strip_admin_suffix(focus) if _PLACE_TAIL.search(focus) else focus
+        place = place_stem(focus) if _PLACE_TAIL.search(focus) else focus
         if prev.places:
             old = prev.places[0]
             pattern = re.escape(old) + ADMIN_SUFFIX + "?"

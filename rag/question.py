@@ -11,10 +11,8 @@ near misses (right county, wrong year or metric), so refusal checks these parts 
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from rag.text import (
     COUNTY_SUFFIX,
@@ -27,17 +25,12 @@ from rag.text import (
     UNIT,
     YEAR,
     YEAR_BEFORE_PERIOD,
-    strip_admin_suffix,
 )
+from rag.profile import active as active_profile
+from rag.profile import place_stem
 
 __all__ = ["Question", "analyze", "places_in", "split_comparison"]
 
-# Places too broad to decide anything: every article in this press is about Shandong.
-GENERIC_PLACES = {
-    "山东", "山东省", "全省", "我省", "中国", "全国", "国家", "全市", "全区", "全县", "该市", "该区", "该县",
-    "本市", "城市", "地区", "地方", "县域", "城区", "市区", "园区", "片区", "省市", "市县", "区县", "外地",
-    "本地", "当地", "各地", "省里", "市里", "国内", "国外", "境内", "境外", "海外",
-}
 # Words that say how to ask, not what about.
 QUESTION_WORDS = (
     "多少", "几", "哪些", "哪个", "哪家", "哪一年", "哪年", "哪一", "哪", "什么", "谁", "何时", "何地",
@@ -82,20 +75,9 @@ def _pos_tokenizer():
 
 
 _POS = None
-# Known organisation endings: a token ending so names a company or institution.
-_ORG_ENDINGS = ("集团", "公司", "轮胎", "港口", "化学", "药业", "食品", "电子", "银行", "大学", "学院", "研究院", "矿业")
-
-
-PLACES_PATH = Path(__file__).parent / "data" / "places.txt"
-
-
-@functools.lru_cache(maxsize=1)
 def _gazetteer() -> tuple[str, ...]:
-    names = []
-    for line in PLACES_PATH.read_text(encoding="utf-8").splitlines():
-        if not line.startswith("#"):
-            names += line.split()
-    return tuple(sorted(set(names), key=len, reverse=True))
+    """The active profile's place names, longest first."""
+    return active_profile().places
 
 
 def places_in(text: str) -> list[str]:
@@ -114,28 +96,30 @@ def places_in(text: str) -> list[str]:
 
 
 def _entities(text: str) -> tuple[list[str], list[str]]:
+    profile = active_profile()
+    generic = profile.generic_places
     places: list[str] = places_in(text)
     orgs: list[str] = []
     words = _pos_tokenizer().lcut(text)
     for (word, _flag), (after, _) in zip(words, words[1:] + [("", "")]):
         # "蓬莱" + "区": a name jieba does not know, followed by an administrative suffix.
-        if after in COUNTY_SUFFIXES and len(word) >= 2 and word not in GENERIC_PLACES and \
+        if after in COUNTY_SUFFIXES and len(word) >= 2 and word not in generic and \
                 re.fullmatch(r"[\u4e00-\u9fa5]+", word) and not word.startswith(("全", "该", "本", "各", "我")):
             if not any(word in p or p in word for p in places):
                 places.append(word)
     for word, flag in words:
-        if len(word) < 2 or word in GENERIC_PLACES:
+        if len(word) < 2 or word in generic:
             continue
-        stem = strip_admin_suffix(word)
-        if stem in GENERIC_PLACES or stem.startswith(("全", "该", "本", "各", "我")):
+        stem = place_stem(word)
+        if stem in generic or stem.startswith(("全", "该", "本", "各", "我")):
             continue
         if flag == "ns" or (word.endswith(COUNTY_SUFFIXES + ("镇",)) and len(word) >= 3 and flag.startswith("n")):
             if not any(stem in p or p in stem for p in places):
                 places.append(stem)
-        elif flag in ("nt", "nz") or word.endswith(_ORG_ENDINGS):
+        elif flag in ("nt", "nz") or word.endswith(profile.org_endings):
             orgs.append(word)
     orgs = list(dict.fromkeys(orgs))
-    places = [p for p in dict.fromkeys(places) if p not in GENERIC_PLACES and strip_admin_suffix(p) != "山东"
+    places = [p for p in dict.fromkeys(places) if p not in generic and place_stem(p) not in generic
               and not any(p in org for org in orgs)]  # "东港" in "山东港口", "烟台" in "烟台综合保税区"
     places.sort(key=lambda p: text.find(p) if p in text else len(text))
     return places, orgs
@@ -202,7 +186,7 @@ def analyze(text: str) -> Question:
     skip = set(places) | set(orgs) | {str(y) for y in years}
     terms = []
     for token in _words(text):
-        bare = strip_admin_suffix(token)
+        bare = place_stem(token)
         if token in skip or bare in skip or any(token in e for e in places + orgs):
             continue
         if token in QUESTION_WORDS or DIGITS.fullmatch(token) or YEAR.fullmatch(token):

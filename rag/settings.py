@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     index_dir: Path = Path("index")
     corpus_dir: Path = Path("corpus")
     embedder: str = "e5"
+    # The corpus profile (rag.profile): a shipped name ("national", "shandong") or a folder. None:
+    # what the index records, else what the corpus names in its .rag-profile, else "national".
+    profile: str | None = None
     chunk_chars: int = Field(300, ge=50, le=4000)
     fusion: Literal["rrf", "weighted"] = "rrf"
     dense_weight: float | None = Field(None, ge=0.0, le=1.0)  # None: the engine's measured default

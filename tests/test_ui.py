@@ -13,9 +13,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from rag.errors import IndexMissingError, InputError
+from rag.profile import active as active_profile
 from rag.types import Answer, AnswerPart, Article, Citation, Refusal
 from ui.app import (
-    EXAMPLE_QUESTIONS,
     UNEXPECTED_ERROR,
     build_ui,
     highlight,
@@ -251,7 +251,8 @@ def test_build_ui_offers_examples_and_settings() -> None:
     config = demo.get_config_file()
     props = [c.get("props", {}) for c in config["components"]]
     chat = next(p for p in props if p.get("elem_id") == "rag-chat")
-    assert [e["text"] for e in chat["examples"]] == list(EXAMPLE_QUESTIONS) and len(EXAMPLE_QUESTIONS) == 4
+    assert [e["text"] for e in chat["examples"]] == list(active_profile().example_questions)
+    assert len(chat["examples"]) == 4, "the bundled corpus's profile (shandong) has four"
     slider = next(p for p in props if p.get("label") == "来源数量")
     assert (slider["minimum"], slider["maximum"]) == (1, 10)
     radio = next(p for p in props if p.get("label") == "检索方式")

@@ -30,27 +30,19 @@ from fastapi.responses import RedirectResponse
 
 from rag.errors import RagError
 from rag.types import MODES as RETRIEVAL_MODES
+from rag.profile import active as active_profile
 from rag.text import CITATION_MARKER
 from rag.types import AnswerPart, Article, Citation
 
 if TYPE_CHECKING:
     from rag.engine import Engine
 
-__all__ = ["EXAMPLE_QUESTIONS", "MODES", "build_ui", "make_filters", "mount_ui", "render_answer"]
+__all__ = ["MODES", "build_ui", "make_filters", "mount_ui", "render_answer"]
 
 log = logging.getLogger(__name__)
 
 CSS_PATH = Path(__file__).parent / "static" / "chat.css"
 
-# Four questions whose answers stand in four different corpus files.
-EXAMPLE_QUESTIONS: tuple[str, ...] = (
-    "招远市2024年谋划了多少个以工代赈重点工程项目？",
-    "截至2023年末，环翠区高新技术企业达到多少家？",
-    "2024年山东港口在青岛新启动推进多少个项目？",
-    "乳山市已累计减少审批环节多少个？",
-)
-
-# (label shown, value passed to engine.ask_stream(mode=...))
 _MODE_LABELS = {"hybrid": "混合检索（推荐）", "dense": "向量检索", "bm25": "关键词检索 BM25"}
 MODES: tuple[tuple[str, str], ...] = tuple((_MODE_LABELS[mode], mode) for mode in RETRIEVAL_MODES)
 
@@ -426,7 +418,7 @@ def build_ui(get_engine: Callable[[], Engine], add_articles: AddArticles | None 
                     buttons=[],
                     feedback_options=None,
                     placeholder="<div class='rag-placeholder'>有什么想了解的？试试下面的示例问题。</div>",
-                    examples=[{"text": q} for q in EXAMPLE_QUESTIONS],
+                    examples=[{"text": q} for q in active_profile().example_questions],  # the corpus profile's
                 )
                 with gr.Row(equal_height=True):
                     question = gr.Textbox(
