@@ -41,7 +41,8 @@ from rag.api_schema import (
     error_responses,
     install_openapi,
 )
-from rag.engine import MAX_QUESTION_CHARS, MAX_TOP_K, Engine
+from rag.config import MAX_QUESTION_CHARS, MAX_TOP_K
+from rag.engine import Engine
 from rag.errors import ArticleNotFound, IndexMismatchError, IndexMissingError, InputError, RagError
 from rag.live import LiveEngine
 from rag.llm import LLMClient
@@ -127,12 +128,8 @@ def load_engine(settings: Settings) -> Engine:
     llm = None
     if settings.llm_base_url and settings.llm_model:
         llm = LLMClient(settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout_s)
-    engine = Engine.open(settings.index_dir, settings.embedder, llm, settings.max_question_chars,
-                         settings.composer, settings.reader_dir)
-    engine.fusion = settings.fusion
-    if settings.dense_weight is not None:
-        engine.dense_weight = settings.dense_weight
-    return engine
+    return Engine.open(settings.index_dir, settings.embedder, llm, settings.config(), settings.composer,
+                       settings.reader_dir)
 
 
 def _settings(request: Request) -> Settings:

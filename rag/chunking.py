@@ -29,6 +29,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from rag.config import CHUNK_CHARS
 from rag.text import split_sentences
 from rag.errors import InputError
 from rag.pages import paragraph_kind
@@ -36,7 +37,7 @@ from rag.types import Article, Chunk, content_id
 
 __all__ = ["MAX_CHARS", "MIN_CHARS", "chunk_article", "chunk_articles", "headings"]
 
-MAX_CHARS = 300  # about 3-4 sentences of news prose: one fact per chunk, see FINDINGS.md
+MAX_CHARS = CHUNK_CHARS  # the chunk size, explained in rag.config
 MIN_CHARS = 80
 MIN_MAX_CHARS = 20  # below this a chunk cannot hold one clause
 MAX_HEADING_RUN = 2  # more short lines in a row are a list or captions, not a heading

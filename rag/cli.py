@@ -22,6 +22,7 @@ from rag.chunking import chunk_article
 from rag.corpus import load_corpus
 from rag.errors import RagError
 from rag.settings import Settings
+from rag.config import CHUNK_CHARS
 from rag.types import MODES
 
 __all__ = ["main"]
@@ -183,7 +184,7 @@ def ensure_index(settings: Settings, *, quiet: bool = False) -> None:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--index-dir", type=click.Path(path_type=Path), help="where the index lives (default: index/)")
 @click.option("--embedder", help="e5 (default), e5-nano, st:<model folder or name>, hash:384")
-@click.option("--chunk-chars", type=int, help="maximum chunk length in characters (default 300)")
+@click.option("--chunk-chars", type=int, help=f"maximum chunk length in characters (default {CHUNK_CHARS})")
 @click.option("--profile", help="corpus profile: national, shandong or a folder (default: the index's, "
                                 "else the corpus's .rag-profile, else national)")
 @click.option("--rebuild", is_flag=True,

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from rag.config import DEFAULT, ComposeConfig
 from rag.profile import active as active_profile
 from rag.profile import place_stem
 from rag.question import Question, places_in
@@ -39,25 +40,16 @@ from rag.types import Answer, AnswerPart, Chunk, Citation, Hit, Refusal
 if TYPE_CHECKING:
     from rag.reader import Reader, ReaderPolicy
 
-__all__ = ["compose", "refusal", "MIN_COVERAGE", "CHECKS"]
+__all__ = ["compose", "refusal", "CHECKS"]
 
-# A sentence must cover at least this share of the question's IDF-weighted terms. Calibrated
-# on eval/gold.jsonl (see eval/README.md): lower lets near misses through, higher refuses
-# paraphrased questions.
-MIN_COVERAGE = 0.5
-MAX_SENTENCE_CHARS = 160  # longer sentences are trimmed to their best clauses
-MAX_ANSWER_CHARS = 420
+# The tuned numbers (coverage thresholds, lengths, score weights) are in rag.config.ComposeConfig.
 PERIOD_SYNONYMS = {
     "上半年": ("1月至6月", "1-6月", "1~6月", "1至6月", "前6个月", "前半年"),
     "一季度": ("1-3月", "1~3月", "1月至3月", "首季"),
 }
-SUBJECT_CHARS = 16  # a place named this early in a sentence is what the sentence is about
 # "有多少家" asks for a total: a sentence about what was added ("净增…41家") ranks below one
 # that states the total ("总数147家").
 _INCREMENT = re.compile(r"新增|净增|增加|新上|新入库|新备案|新开工|新认定")
-SPECIFIC_IDF = 2.5  # a modifier this rare (in under ~8% of chunks) must match too ("进出口"总额)
-MIN_SENTENCE_COVERAGE = 0.3  # for figures, the sentence itself must carry this much of the question
-REFUSAL_SOURCES = 3
 
 # Words a question uses for what the press writes otherwise, and the byline pattern (bylines
 # and datelines carry no facts worth quoting): the active profile's (rag.profile).
@@ -217,7 +209,7 @@ def _relative_problem(q: Question, cand: _Candidate, base_year: int | None) -> s
     return None
 
 
-def _place_ok(name: str, cand: _Candidate, context: str, article: str) -> bool:
+def _place_ok(name: str, cand: _Candidate, context: str, article: str, subject_chars: int) -> bool:
     """A place counts when the sentence names it; or when its passage or article does and the
     sentence names no other place (an article about one county may quote another)."""
     stem = place_stem(name)
@@ -226,7 +218,7 @@ def _place_ok(name: str, cand: _Candidate, context: str, article: str) -> bool:
     if stem not in cand.hit.text + context + article:
         return False
     # Another place at the head of the sentence is its subject: the figure is about that place.
-    head = cand.sentence[:SUBJECT_CHARS]
+    head = cand.sentence[:subject_chars]
     return not [p for p in places_in(head) if p != stem and p not in stem and stem not in p]
 
 
@@ -240,10 +232,10 @@ def _fail(cand: _Candidate, check: str, problem: str, missing: list[str] | None 
 
 
 def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_year: int | None,
-           article: str, idf: Callable[[str], float]) -> None:
+           article: str, idf: Callable[[str], float], cfg: ComposeConfig) -> None:
     """Fill cand.problems with what the sentence fails to supply."""
     context = cand.hit.title + " " + (cand.chunk.heading if cand.chunk else "")
-    absent = [name for name in q.places if not _place_ok(name, cand, context, article)]
+    absent = [name for name in q.places if not _place_ok(name, cand, context, article, cfg.subject_chars)]
     before = cand.hit.text[: cand.span[0]]
     absent += [name for name in q.orgs if name not in cand.sentence + context + before[-200:] and
                not (len(name) >= 4 and name[:4] in cand.sentence)]
@@ -261,11 +253,11 @@ def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_yea
     if q.kind in ("number", "percent", "compare"):
         for i, word in enumerate(q.focus_words):
             known = idf(word) > 0 or any(idf(alt) > 0 for alt in _synonyms(word))
-            if i < len(q.focus_words) - 1 and idf(word) < SPECIFIC_IDF:
+            if i < len(q.focus_words) - 1 and idf(word) < cfg.specific_idf:
                 continue  # a common modifier ("重点任务"): the press may say it otherwise
             if (not known and len(word) >= 3) or (known and not _term_hit(word, cand.sentence + context)):
                 _fail(cand, "metric", f"资料中没有关于“{word}”的内容", [word])
-        if cand.sentence_coverage < MIN_SENTENCE_COVERAGE:
+        if cand.sentence_coverage < cfg.min_sentence_coverage:
             _fail(cand, "coverage", "资料中没有直接回答这个问题的句子")
     for period in q.periods:
         spelled = (period,) + PERIOD_SYNONYMS.get(period, ())
@@ -275,7 +267,8 @@ def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_yea
         _fail(cand, "answer_type", 
               {"number": "资料中没有相应的数字", "percent": "资料中没有相应的百分比", "year": "资料中没有提到年份",
                "date": "资料中没有提到时间"}.get(q.kind, "资料中没有相应的数字"))
-    if cand.coverage < (MIN_COVERAGE if q.kind in ("number", "percent", "year", "date", "compare") else 0.4):
+    if cand.coverage < (cfg.min_coverage if q.kind in ("number", "percent", "year", "date", "compare")
+                        else cfg.min_coverage_open):
         missing = "、".join(f"“{t}”" for t in cand.missing_terms[:3])
         _fail(cand, "coverage", f"资料中没有关于{missing}的内容" if missing else "资料中没有相关内容",
               cand.missing_terms[:3])
@@ -288,9 +281,9 @@ def _inferred_year(text: str) -> int | None:
     return max(years) if years else None
 
 
-def _trim(sentence: str, terms: list[str], q: Question) -> str:
+def _trim(sentence: str, terms: list[str], q: Question, max_chars: int) -> str:
     """Keep a long sentence's first clause and the clauses that carry the answer."""
-    if len(sentence) <= MAX_SENTENCE_CHARS:
+    if len(sentence) <= max_chars:
         return sentence
     clauses = split_clauses(sentence)
     if len(clauses) < 3:
@@ -324,8 +317,9 @@ def _annotate_relative(sentence: str, article_year: int | None) -> str:
 
 
 def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles_text: Callable[[str], str],
-                idf: Callable[[str], float]) -> list[_Candidate]:
+                idf: Callable[[str], float], cfg: ComposeConfig = DEFAULT.compose) -> list[_Candidate]:
     weights = [idf(t) for t in q.terms]
+    w = cfg.weights
     byline = _byline(active_profile().byline)
     asks_stock = q.kind in ("number", "compare") and not _INCREMENT.search(q.text) and "增" not in q.text
     out: list[_Candidate] = []
@@ -346,27 +340,28 @@ def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles
             cand.sentence_coverage = cand.coverage
             before = hit.text[: span[0]]
             cand.context_coverage, _ = _coverage(q.terms, weights, sentence + context + before[-120:])
-            cand.coverage = max(cand.coverage, 0.8 * cand.context_coverage)
-            _check(q, cand, article_year, inferred, article, idf)
+            cand.coverage = max(cand.coverage, cfg.context_share * cand.context_coverage)
+            _check(q, cand, article_year, inferred, article, idf, cfg)
             cand.score = (
                 cand.coverage
-                + 0.3 * _has_answer_type(q, sentence)
-                + 0.15 * any(str(y) in sentence for y in q.years)
-                + 0.1 * any(place_stem(p) in sentence for p in q.places)
-                + 0.2 * any(o in sentence for o in q.orgs)
-                + 0.3 * _coverage(q.terms, weights, _answer_clauses(q, sentence))[0] * (q.kind in ("number", "percent"))
-                + 0.1 / (1 + rank)
-                - 0.5 * len(cand.problems)
-                - 0.0005 * len(sentence)
-                - 0.2 * (asks_stock and bool(_INCREMENT.search(sentence)))
+                + w.answer_type * _has_answer_type(q, sentence)
+                + w.year * any(str(y) in sentence for y in q.years)
+                + w.place * any(place_stem(p) in sentence for p in q.places)
+                + w.org * any(o in sentence for o in q.orgs)
+                + w.figure_clauses * _coverage(q.terms, weights, _answer_clauses(q, sentence))[0]
+                * (q.kind in ("number", "percent"))
+                + w.rank / (1 + rank)
+                - w.problem * len(cand.problems)
+                - w.length * len(sentence)
+                - w.increment * (asks_stock and bool(_INCREMENT.search(sentence)))
             )
             out.append(cand)
     out.sort(key=lambda c: (-c.score, c.hit_rank, c.position))
     return out
 
 
-def _select(q: Question, ranked: list[_Candidate]) -> list[_Candidate]:
-    return _choose(q, [c for c in ranked if not c.problems])
+def _select(q: Question, ranked: list[_Candidate], cfg: ComposeConfig = DEFAULT.compose) -> list[_Candidate]:
+    return _choose(q, [c for c in ranked if not c.problems], config=cfg)
 
 
 def _previous(cand: _Candidate) -> str:
@@ -387,13 +382,14 @@ def _read(q: Question, ranked: list[_Candidate], reader: Reader, policy: ReaderP
     return sorted(pool, key=lambda c: (-c.reader, c.hit_rank, c.position))
 
 
-def _select_learned(q: Question, read: list[_Candidate], policy: ReaderPolicy) -> list[_Candidate]:
+def _select_learned(q: Question, read: list[_Candidate], policy: ReaderPolicy,
+                    cfg: ComposeConfig = DEFAULT.compose) -> list[_Candidate]:
     """The reader decides; the checks named in the policy veto (a wrong year or place), and the
     other checks (a missing word, say) can be overruled only by a confident reader."""
     vetoes = set(policy.vetoes)
     passing = [c for c in read if c.reader >= policy.accept and not vetoes & set(c.checks)
                and (not c.checks or c.reader >= policy.override)]
-    return _choose(q, passing, policy)
+    return _choose(q, passing, policy, config=cfg)
 
 
 def _refusal_reason(ranked: list[_Candidate], vetoes: tuple[str, ...] | None = None) -> Refusal | None:
@@ -407,7 +403,8 @@ def _refusal_reason(ranked: list[_Candidate], vetoes: tuple[str, ...] | None = N
     return best.failures[0]
 
 
-def _choose(q: Question, passing: list[_Candidate], policy: ReaderPolicy | None = None) -> list[_Candidate]:
+def _choose(q: Question, passing: list[_Candidate], policy: ReaderPolicy | None = None,
+            config: ComposeConfig = DEFAULT.compose) -> list[_Candidate]:
     """From the sentences that pass, best first: the answer's sentences."""
     if not passing:
         return []
@@ -418,7 +415,7 @@ def _choose(q: Question, passing: list[_Candidate], policy: ReaderPolicy | None 
         for c in passing[1:]:
             if len(chosen) > limit or c.reader < policy.extra * best.reader:
                 break
-            if sum(len(x.sentence) for x in chosen) + len(c.sentence) > MAX_ANSWER_CHARS:
+            if sum(len(x.sentence) for x in chosen) + len(c.sentence) > config.max_answer_chars:
                 break
             if c.sentence not in {x.sentence for x in chosen}:
                 chosen.append(c)
@@ -434,20 +431,16 @@ def _choose(q: Question, passing: list[_Candidate], policy: ReaderPolicy | None 
         return chosen or [best]
     extra = {"list": 3, "describe": 1}.get(q.kind, 0)
     if extra:
-        pool = [c for c in passing[1:] if c.score >= 0.6 * best.score]
+        pool = [c for c in passing[1:] if c.score >= config.extra_share * best.score]
         same_chunk = [c for c in pool if c.hit.chunk_id == best.hit.chunk_id]
         others = [c for c in pool if c.hit.chunk_id != best.hit.chunk_id]
         for c in same_chunk + others:
-            if len(chosen) > extra or sum(len(x.sentence) for x in chosen) + len(c.sentence) > MAX_ANSWER_CHARS:
+            if len(chosen) > extra or sum(len(x.sentence) for x in chosen) + len(c.sentence) > config.max_answer_chars:
                 break
             if c.sentence not in {x.sentence for x in chosen}:
                 chosen.append(c)
         chosen.sort(key=lambda c: (c.hit_rank, c.position))
     return chosen
-
-
-LEAD_IN_CHARS = 24  # a paragraph opening this short ("“两项机制”推动工作落实。") names a list item
-MAX_LIST_ITEMS = 6
 
 
 _COUNTS = {"两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
@@ -463,7 +456,7 @@ def _needs_more_items(question: str, sentence: str) -> bool:
     return listed < 3
 
 
-def _lead_ins(best: _Candidate, article_chunks: list[Chunk]) -> list[_Candidate]:
+def _lead_ins(best: _Candidate, article_chunks: list[Chunk], cfg: ComposeConfig) -> list[_Candidate]:
     """The short sentences that open the paragraphs after the best sentence: the items of an
     enumeration the article spells out paragraph by paragraph ("“一套流程”… “两项机制”…")."""
     items: list[_Candidate] = []
@@ -480,10 +473,10 @@ def _lead_ins(best: _Candidate, article_chunks: list[Chunk]) -> list[_Candidate]
                 seen_best = chunk.id == best.hit.chunk_id and best.sentence in paragraph
                 continue
             lead = paragraph[spans[0][0]:spans[0][1]]
-            if len(lead) > LEAD_IN_CHARS or len(spans) == 1 and len(paragraph) > LEAD_IN_CHARS:
+            if len(lead) > cfg.lead_in_chars or len(spans) == 1 and len(paragraph) > cfg.lead_in_chars:
                 return items if len(items) >= 2 else []
             items.append(_Candidate(0, hit, chunk, lead, 0, (start + spans[0][0], start + spans[0][1])))
-            if len(items) == MAX_LIST_ITEMS:
+            if len(items) == cfg.max_list_items:
                 return items
     return items if len(items) >= 2 else []
 
@@ -492,9 +485,9 @@ def _citation(n: int, hit: Hit) -> Citation:
     return Citation(n, hit.chunk_id, hit.article_id, hit.title, hit.date, hit.source, hit.text, hit.score)
 
 
-def refusal(hits: list[Hit], reason: Refusal | None = None) -> Answer:
+def refusal(hits: list[Hit], reason: Refusal | None = None, sources: int = DEFAULT.compose.refusal_sources) -> Answer:
     """The answer for a question the passages do not answer: why, and the closest sources."""
-    closest = hits[:REFUSAL_SOURCES]
+    closest = hits[:sources]
     citations = [_citation(i + 1, h) for i, h in enumerate(closest)]
     return Answer([], citations, reason or Refusal("not_found"))
 
@@ -508,25 +501,26 @@ def compose(
     article_chunks: Callable[[str], list[Chunk]] = lambda _id: [],
     reader: Reader | None = None,
     policy: ReaderPolicy | None = None,
+    config: ComposeConfig = DEFAULT.compose,
 ) -> Answer:
     """An extractive answer: sentences with the citation each came from, or a refusal.
 
     With a `reader` (and its `policy`), the learned reader picks the sentences and the policy's
     checks veto; without one, every rule check must pass (the rules composer)."""
     if not hits:
-        return refusal(hits, Refusal("no_passages", [], "索引中没有相关资料"))
-    ranked = _candidates(q, hits, chunks, article_text, idf)
+        return refusal(hits, Refusal("no_passages", [], "索引中没有相关资料"), config.refusal_sources)
+    ranked = _candidates(q, hits, chunks, article_text, idf, config)
     if reader is not None and policy is not None:
         ranked = _read(q, ranked, reader, policy)
-        chosen = _select_learned(q, ranked, policy)
+        chosen = _select_learned(q, ranked, policy, config)
         reason = _refusal_reason(ranked, policy.vetoes)
     else:
-        chosen = _select(q, ranked)
+        chosen = _select(q, ranked, config)
         reason = _refusal_reason(ranked)
     if not chosen:
-        return refusal(hits, reason)
+        return refusal(hits, reason, config.refusal_sources)
     if q.kind == "list" and _needs_more_items(q.text, chosen[0].sentence):
-        items = _lead_ins(chosen[0], article_chunks(chosen[0].hit.article_id))
+        items = _lead_ins(chosen[0], article_chunks(chosen[0].hit.article_id), config)
         if items:
             chosen = [chosen[0]] + items
     numbers: dict[str, int] = {}
@@ -536,7 +530,7 @@ def compose(
         if cand.hit.chunk_id not in numbers:
             numbers[cand.hit.chunk_id] = len(numbers) + 1
             citations.append(_citation(numbers[cand.hit.chunk_id], cand.hit))
-        text = cand.sentence if q.kind == "list" else _trim(cand.sentence, q.terms, q)
+        text = cand.sentence if q.kind == "list" else _trim(cand.sentence, q.terms, q, config.max_sentence_chars)
         sentence = _annotate_relative(text, _article_year(cand.hit.date))
         sentence = re.sub(r"[；;，,、：:]$", "", sentence)  # a clause cut at "；" ends as a sentence
         if not re.search(r"[。！？!?…”]$", sentence):

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rag.compose import compose, refusal
+from rag.config import DEFAULT, MAX_QUESTION_CHARS, MAX_TOP_K, Config
 from rag.embedders import Embedder, make_embedder
 from rag.errors import ArticleNotFound, InputError
 from rag.followup import rewrite
@@ -28,7 +29,7 @@ from rag.reader import Reader, ReaderPolicy
 from rag.retrieve import Filters, search
 from rag.types import MODES, Answer, AnswerPart, Article, Chunk, Citation, Hit, Refusal
 
-__all__ = ["Engine", "COMPOSERS", "MAX_QUESTION_CHARS", "MAX_TOP_K", "validate_question"]
+__all__ = ["Engine", "COMPOSERS", "validate_question"]
 
 # "learned": the sentence reader ranks the candidate sentences, the rule checks veto (see its policy);
 # "rules": every rule check of rag/compose.py must pass, the rules' score ranks. The default is the one
@@ -37,10 +38,6 @@ __all__ = ["Engine", "COMPOSERS", "MAX_QUESTION_CHARS", "MAX_TOP_K", "validate_q
 COMPOSERS = ("learned", "rules")
 DEFAULT_COMPOSER = "rules"
 
-MAX_QUESTION_CHARS = 1000
-MAX_TOP_K = 20
-# The composer reads at least this many passages, even when fewer are to be shown.
-COMPOSE_POOL = 8
 
 
 def validate_question(question: object, max_chars: int = MAX_QUESTION_CHARS) -> str:
@@ -80,16 +77,19 @@ def _hit(c: Citation) -> Hit:
 
 class Engine:
     def __init__(self, index: Index, embedder: Embedder, llm: LLMClient | None = None,
-                 max_question_chars: int = MAX_QUESTION_CHARS, reader: Reader | None = None,
+                 config: Config = DEFAULT, reader: Reader | None = None,
                  policy: ReaderPolicy | None = None) -> None:
         self.index = index
         self.reader = reader
         self.policy = policy or (ReaderPolicy() if reader else None)
         self.embedder = embedder
-        self.fusion = "rrf"  # or "weighted" (min-max normalised scores)
-        self.dense_weight = active_profile().dense_weight  # the corpus profile's tuned weight (rag.profile)
+        self.config = config
+        # Retrieval as configured; a dense weight left open is the corpus profile's (rag.profile).
+        weight = config.retrieval.dense_weight
+        self.retrieval = dataclasses.replace(
+            config.retrieval, dense_weight=active_profile().dense_weight if weight is None else weight)
         self.llm = llm
-        self.max_question_chars = max_question_chars
+        self.max_question_chars = config.max_question_chars
         self.chunks_by_id = {c.id: c for c in index.chunks}
         self._texts = [c.context_text() for c in index.chunks]
         self._article_texts = {a.id: a.title + "\n" + a.text for a in index.articles.values()}
@@ -111,7 +111,7 @@ class Engine:
 
     @classmethod
     def open(cls, index_dir: Path, embedder: Embedder | str | None = None, llm: LLMClient | None = None,
-             max_question_chars: int = MAX_QUESTION_CHARS, composer: str = DEFAULT_COMPOSER,
+             config: Config = DEFAULT, composer: str = DEFAULT_COMPOSER,
              reader_dir: Path | None = None) -> Engine:
         """Load the index at index_dir; the embedder defaults to the one it was built with.
         `composer` is "learned" (the shipped reader, or the one in reader_dir) or "rules"."""
@@ -127,7 +127,7 @@ class Engine:
                                      f"st:{built[3:]}")
         reader = Reader.load(reader_dir) if composer == "learned" else None
         policy = ReaderPolicy.load(reader_dir) if reader else None
-        engine = cls(index, embedder, llm, max_question_chars, reader, policy)
+        engine = cls(index, embedder, llm, config, reader, policy)
         engine.warm_up()
         return engine
 
@@ -137,8 +137,8 @@ class Engine:
         The API swaps its engine for the new one in one assignment: a question already under
         way finishes on the engine it started with, so no answer mixes two indexes.
         """
-        engine = type(self)(index, self.embedder, self.llm, self.max_question_chars, self.reader, self.policy)
-        engine.fusion, engine.dense_weight = self.fusion, self.dense_weight
+        engine = type(self)(index, self.embedder, self.llm, self.config, self.reader, self.policy)
+        engine.max_question_chars = self.max_question_chars
         return engine
 
     def warm_up(self) -> None:
@@ -159,7 +159,7 @@ class Engine:
         started = time.perf_counter()
         parsed = filters if isinstance(filters, Filters) or filters is None else Filters.from_dict(filters)
         hits, timings = search(self.index, self.embedder, query, top_k, mode, parsed,  # type: ignore[arg-type]
-                               self.fusion, self.dense_weight)  # type: ignore[arg-type]
+                               self.retrieval)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         self._provenance(hits)
         return hits, {k: round(v, 2) for k, v in timings.items()}
@@ -187,7 +187,7 @@ class Engine:
         if sides:
             answer, timings = self._compare(standalone, sides, top_k, mode, filters)
         else:
-            hits, timings = self.search_timed(standalone, max(top_k, COMPOSE_POOL), mode, filters)
+            hits, timings = self.search_timed(standalone, max(top_k, self.retrieval.compose_pool), mode, filters)
             compose_started = time.perf_counter()
             answer = self._compose(parsed, hits)
             timings["compose_ms"] = round((time.perf_counter() - compose_started) * 1000, 2)
@@ -207,7 +207,7 @@ class Engine:
 
     def _compose(self, parsed, hits: list[Hit]) -> Answer:
         return compose(parsed, hits, self.chunks_by_id, self.idf, self._article_text, self._chunks_of,
-                       self.reader, self.policy)
+                       self.reader, self.policy, self.config.compose)
 
     def _compare(self, question: str, sides: list[str], top_k: int, mode: str,
                  filters: dict | None) -> tuple[Answer, dict[str, float]]:
@@ -219,7 +219,7 @@ class Engine:
         by_chunk: dict[str, int] = {}
         first_hits: list[Hit] = []
         for side in sides:
-            hits, side_timings = self.search_timed(side, max(top_k, COMPOSE_POOL), mode, filters)
+            hits, side_timings = self.search_timed(side, max(top_k, self.retrieval.compose_pool), mode, filters)
             for key, value in side_timings.items():
                 timings[key] = round(timings.get(key, 0.0) + value, 2)
             first_hits = first_hits or hits
@@ -236,7 +236,7 @@ class Engine:
                     citations.append(dataclasses.replace(c, n=by_chunk[c.chunk_id]))
             parts += [dataclasses.replace(p, n=by_chunk[p.chunk_id]) if p.chunk_id else p for p in answer.parts]
         if not citations:
-            return refusal(first_hits, Refusal("entity", missing)), timings
+            return refusal(first_hits, Refusal("entity", missing), self.config.compose.refusal_sources), timings
         return Answer(parts, citations), timings
 
     def _limit(self, answer: Answer, top_k: int, hits: list[Hit]) -> Answer:
@@ -247,7 +247,7 @@ class Engine:
         keep = {c.n for c in answer.citations[:top_k]}
         parts = [p for p in answer.parts if p.n is None or p.n in keep]
         if not any(p.n is not None for p in parts):
-            return refusal(hits[:top_k])
+            return refusal(hits[:top_k], None, self.config.compose.refusal_sources)
         return Answer(parts, [c for c in answer.citations if c.n in keep])
 
     def ask_stream(self, question: str, top_k: int = 5, history: list[dict] | None = None, mode: str = "hybrid",

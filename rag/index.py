@@ -46,6 +46,7 @@ from rag.corpus import list_corpus_files, load_corpus
 from rag.embedders import Embedder
 from rag.errors import IndexConflictError, IndexMismatchError, IndexMissingError, InputError, RagError
 from rag.meta import entry_key, read_sidecar
+from rag.config import CHUNK_CHARS
 from rag.profile import Profile, from_manifest, load_profile, resolve_profile
 from rag.profile import activate as activate_profile
 from rag.profile import active as active_profile
@@ -582,7 +583,7 @@ def build_index(
     index_dir: Path,
     embedder: Embedder,
     *,
-    chunk_chars: int = 300,
+    chunk_chars: int = CHUNK_CHARS,
     rebuild: bool = False,
     progress: bool = True,
     profile: str | Path | None = None,

@@ -37,7 +37,8 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from rag.engine import MAX_QUESTION_CHARS, MAX_TOP_K, Engine
+from rag.config import MAX_QUESTION_CHARS, MAX_TOP_K
+from rag.engine import Engine
 from rag.errors import InputError
 from rag.types import RetrievalMode
 

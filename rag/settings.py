@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag.config import CHUNK_CHARS, MAX_QUESTION_CHARS, Config, RetrievalConfig
+
 __all__ = ["Settings"]
 
 
@@ -24,9 +26,9 @@ class Settings(BaseSettings):
     # The corpus profile (rag.profile): a shipped name ("national", "shandong") or a folder. None:
     # what the index records, else what the corpus names in its .rag-profile, else "national".
     profile: str | None = None
-    chunk_chars: int = Field(300, ge=50, le=4000)
+    chunk_chars: int = Field(CHUNK_CHARS, ge=50, le=4000)  # rag.config explains the values
     fusion: Literal["rrf", "weighted"] = "rrf"
-    dense_weight: float | None = Field(None, ge=0.0, le=1.0)  # None: the engine's measured default
+    dense_weight: float | None = Field(None, ge=0.0, le=1.0)  # None: the corpus profile's
     composer: Literal["learned", "rules"] = "rules"  # see rag.engine.COMPOSERS and DEFAULT_COMPOSER
     reader_dir: Path | None = None  # a reader trained with `rag train-reader`; None: the shipped one
 
@@ -38,7 +40,7 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     max_upload_bytes: int = Field(4 * 1024 * 1024, ge=1024)  # POST /articles (a newspaper page is ~20 KB)
-    max_question_chars: int = Field(1000, ge=10)
+    max_question_chars: int = Field(MAX_QUESTION_CHARS, ge=10)
     build_if_missing: bool = True  # `rag serve` builds the index from corpus_dir on first run
     ui: bool = True  # mount the Gradio chat at /ui
 
@@ -46,3 +48,8 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     llm_api_key: str | None = None
     llm_timeout_s: float = Field(20.0, gt=0)
+
+    def config(self) -> Config:
+        """The typed config the library takes (rag.config), from these settings."""
+        return Config(chunk_chars=self.chunk_chars, max_question_chars=self.max_question_chars,
+                      retrieval=RetrievalConfig(fusion=self.fusion, dense_weight=self.dense_weight))
