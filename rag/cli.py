@@ -414,8 +414,8 @@ def eval_cmd(gold, split, composer, dataset, mrc_dir, sample, modes, index_dir, 
 
     Example: rag eval eval/gold.jsonl eval/news_heldout.jsonl --split test --check
     """
-    from rag.evaluate import check_thresholds, load_thresholds, run_eval, run_public_qa
-    from rag.report import format_report, write_report
+    from rag.eval.evaluate import check_thresholds, load_thresholds, run_eval, run_public_qa
+    from rag.eval.report import format_report, write_report
 
     mode_list = tuple(m.strip() for m in modes.split(",") if m.strip())
     settings = _settings(index_dir=index_dir, embedder=embedder, composer=composer)
@@ -425,7 +425,7 @@ def eval_cmd(gold, split, composer, dataset, mrc_dir, sample, modes, index_dir, 
         import tempfile
 
         from rag.embedders import make_embedder
-        from rag.evaluate import held_out_mrc
+        from rag.eval.evaluate import held_out_mrc
 
         with tempfile.TemporaryDirectory() as work:
             if dataset == "mrc":
@@ -433,7 +433,7 @@ def eval_cmd(gold, split, composer, dataset, mrc_dir, sample, modes, index_dir, 
             report = run_public_qa(public_corpus, public_qa, make_embedder(settings.embedder), Path(work), mode_list,
                                    composer=settings.composer)
     else:
-        from rag.gold import load_gold
+        from rag.eval.gold import load_gold
 
         ensure_index(settings)
         items, groups = [], {}
@@ -507,7 +507,7 @@ def bench_cmd(sections, sizes, embedder, repeat, per_client, soak_seconds, soak_
     """
     from datetime import datetime, timezone
 
-    from rag.bench import format_bench, run_bench
+    from rag.bench.speed import format_bench, run_bench
 
     result = run_bench(
         embedder=embedder,

@@ -46,7 +46,7 @@ from rag.text import TOKEN_MAGNITUDES, TOKEN_UNITS
 __all__ = ["tokenize", "tokenizer_id", "STOPWORDS"]
 
 # The options below were chosen on 73 questions written over the corpus, against 161 corpus
-# passages and again with 20,000 news passages added (`python -m rag.scale eval`):
+# passages and again with 20,000 news passages added (`python -m rag.bench.scale eval`):
 # hit@1 0.918 / 0.863 as set here, 0.836 / 0.808 for plain `jieba.lcut_for_search`.
 USE_USERDICT = True  # the profile's place, company and programme names (rag/profiles/<name>/userdict.txt)
 ADMIN_STEMS = True  # "环翠区" -> "环翠", "招远市" -> "招远": the name, whichever form is used

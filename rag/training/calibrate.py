@@ -18,8 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from rag.engine import Engine
-from rag.evaluate import _answer_correct
-from rag.gold import load_gold
+from rag.eval.evaluate import _answer_correct
+from rag.eval.gold import load_gold
 from rag.reader import READER_DIR, ReaderPolicy
 
 __all__ = ["calibrate"]

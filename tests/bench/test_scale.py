@@ -1,10 +1,10 @@
-"""Tests for rag.scale: splitting, the news loader, the latency helper and the evaluation."""
+"""Tests for rag.bench.scale: splitting, the news loader, the latency helper and the evaluation."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.scale import (
+from rag.bench.scale import (
     NEWS_PATH,
     bm25_latency,
     corpus_passages,
@@ -19,7 +19,7 @@ needs_news = pytest.mark.skipif(not NEWS_PATH.exists(), reason=f"{NEWS_PATH} not
 
 def test_news_pieces_are_production_chunks() -> None:
     from rag.chunking import MAX_CHARS, chunk_article
-    from rag.scale import _chunk_texts
+    from rag.bench.scale import _chunk_texts
     from rag.types import Article
 
     text = ["第一句话。第二句话很长很长！第三句？" + "没有标点的长句" * 60, "短段。"]

@@ -1,11 +1,11 @@
 """Measurements for the lexical leg: retrieval quality on the corpus, speed at scale.
 
-Run as a module (``python -m rag.scale ...``; running the file directly would let
+Run as a module (``python -m rag.bench.scale ...``; running the file directly would let
 ``rag/tokenize.py`` shadow the standard library's ``tokenize``). Each command prints JSON:
 
-    python -m rag.scale eval                      # hit@k of tokenizer variants on the corpus
-    python -m rag.scale backends                  # sparse vs rank_bm25 at small sizes ("auto")
-    python -m rag.scale scale --sizes 1000 10000 100000   # tokenise, build and query at scale
+    python -m rag.bench.scale eval                      # hit@k of tokenizer variants on the corpus
+    python -m rag.bench.scale backends                  # sparse vs rank_bm25 at small sizes ("auto")
+    python -m rag.bench.scale scale --sizes 1000 10000 100000   # tokenise, build and query at scale
 
 The scale numbers use `/work/shared/data/crud_news.jsonl.gz` (68k news articles, CRUD-RAG),
 cut by the production chunker (`rag.chunking`). Its `title` field is empty in every line, so the
@@ -50,11 +50,11 @@ __all__ = [
 # The shared data folder sits beside the project root (../shared), here and in CI.
 NEWS_PATH = Path(
     os.environ.get(
-        "RAG_NEWS_PATH", Path(__file__).resolve().parents[2] / "shared" / "data" / "crud_news.jsonl.gz"
+        "RAG_NEWS_PATH", Path("..") / "shared" / "data" / "crud_news.jsonl.gz"
     )
 )
-CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus"
-QUESTIONS_PATH = Path(__file__).parent / "data" / "lexical_questions.jsonl"
+CORPUS_DIR = Path("corpus")  # relative to the working directory (the project root)
+QUESTIONS_PATH = Path(__file__).resolve().parent.parent / "data" / "lexical_questions.jsonl"  # package data
 
 
 # -- splitting: the production chunker (rag.chunking), so the benchmark measures what is served
@@ -310,12 +310,12 @@ def eval_report(distractors: int = 0) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m rag.scale", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m rag.bench.scale", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    evaluate = sub.add_parser("eval", help="hit@k of tokenizer variants: python -m rag.scale eval")
+    evaluate = sub.add_parser("eval", help="hit@k of tokenizer variants: python -m rag.bench.scale eval")
     evaluate.add_argument("--distractors", type=int, default=0, help="add this many news pieces")
-    sub.add_parser("backends", help="small-size latency of both backends: python -m rag.scale backends")
-    scale = sub.add_parser("scale", help="python -m rag.scale scale --sizes 1000 10000 100000")
+    sub.add_parser("backends", help="small-size latency of both backends: python -m rag.bench.scale backends")
+    scale = sub.add_parser("scale", help="python -m rag.bench.scale scale --sizes 1000 10000 100000")
     scale.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     scale.add_argument("--bm25s", action="store_true", help="also time bm25s")
     args = parser.parse_args(argv)

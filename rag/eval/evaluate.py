@@ -2,7 +2,7 @@
 
 Two entry points share one scorer:
 
-- `run_eval(engine, items)` scores an open engine against gold items (`rag.gold`): a
+- `run_eval(engine, items)` scores an open engine against gold items (`rag.eval.gold`): a
   retrieved chunk is a hit when its normalised text contains a normalised evidence quote.
 - `run_public_qa(corpus_jsonl, qa_jsonl, embedder, work_dir)` builds an index of a public QA
   corpus in the common form (corpus lines `{"id", "title", "text"}`, QA lines
@@ -26,7 +26,7 @@ What is measured, and what was simplified:
 
 Worked example (a fake engine would do as well; see tests/test_evaluate.py):
 
-    >>> from rag.gold import load_gold                                    # doctest: +SKIP
+    >>> from rag.eval.gold import load_gold                                    # doctest: +SKIP
     >>> report = run_eval(engine, load_gold(Path("eval/gold.jsonl")))     # doctest: +SKIP
     >>> report["retrieval"]["hybrid"]["overall"]["hit@5"]                 # doctest: +SKIP
     0.975
@@ -52,7 +52,7 @@ import numpy as np
 from tqdm import tqdm
 
 from rag.errors import InputError
-from rag.gold import GoldItem, normalize
+from rag.eval.gold import GoldItem, normalize
 from rag.types import MODES
 
 __all__ = [
@@ -472,7 +472,7 @@ def run_eval(
 
     Returns the report as a plain dict (JSON-ready): `retrieval[mode]["overall"|"by_type"]`,
     `answers["overall"|"by_type"]`, `timings_ms`, `failures` and per-question `items`.
-    `rag.report.write_report` saves it; `check_thresholds` gates on it.
+    `rag.eval.report.write_report` saves it; `check_thresholds` gates on it.
     """
     groups = groups or {}
     cases = [_case_from_gold(item, groups.get(item.id, "")) for item in items]
