@@ -41,7 +41,7 @@ from rag.api_schema import (
     error_responses,
     install_openapi,
 )
-from rag.config import MAX_QUESTION_CHARS, MAX_TOP_K
+from rag.config import DEFAULT_TOP_K, MAX_QUESTION_CHARS, MAX_TOP_K
 from rag.engine import Engine
 from rag.errors import ArticleNotFound, IndexMismatchError, IndexMissingError, InputError, RagError
 from rag.live import LiveEngine
@@ -96,7 +96,7 @@ class FilterSpec(BaseModel):
 
 class AskRequest(BaseModel):
     question: str = _text("the question, in Chinese", MAX_QUESTION_CHARS, "招远2023年黄金产业总产值是多少？")
-    top_k: JsonInt = Field(5, ge=1, le=MAX_TOP_K, description="how many sources to cite at most")
+    top_k: JsonInt = Field(DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description="how many sources to cite at most")
     history: list[Turn] = Field(default_factory=list, description="earlier turns, for follow-up questions")
     filters: FilterSpec | None = None
     mode: RetrievalMode = "hybrid"
@@ -104,7 +104,7 @@ class AskRequest(BaseModel):
 
 class SearchRequest(BaseModel):
     query: str = _text("what to look for", MAX_QUESTION_CHARS, "招远 黄金产业 总产值")
-    top_k: JsonInt = Field(5, ge=1, le=MAX_TOP_K)
+    top_k: JsonInt = Field(DEFAULT_TOP_K, ge=1, le=MAX_TOP_K)
     mode: RetrievalMode = "hybrid"
     filters: FilterSpec | None = None
 

@@ -22,7 +22,7 @@ from rag.chunking import chunk_article
 from rag.corpus import load_corpus
 from rag.errors import RagError
 from rag.settings import Settings
-from rag.config import CHUNK_CHARS
+from rag.config import CHUNK_CHARS, COMPOSERS, DEFAULT_TOP_K, MAX_TOP_K
 from rag.types import MODES
 
 __all__ = ["main"]
@@ -319,11 +319,11 @@ def _print_answer(answer) -> None:
 
 @main.command("ask")
 @click.argument("question")
-@click.option("--top-k", default=5, show_default=True, help="how many sources to cite at most (1-20)")
+@click.option("--top-k", default=DEFAULT_TOP_K, show_default=True, help=f"how many sources to cite at most (1-{MAX_TOP_K})")
 @click.option("--mode", default="hybrid", show_default=True, type=click.Choice(MODES))
 @click.option("--index-dir", type=click.Path(path_type=Path), help="the index to read (default: index/)")
 @click.option("--embedder", help="the query embedder (default: the one the index was built with)")
-@click.option("--composer", type=click.Choice(["learned", "rules"]), help="answer composer (default: RAG_COMPOSER)")
+@click.option("--composer", type=click.Choice(COMPOSERS), help="answer composer (default: RAG_COMPOSER)")
 @click.option("--json", "as_json", is_flag=True, help="print exactly what POST /ask returns")
 def ask_cmd(question, top_k, mode, index_dir, embedder, composer, as_json):
     """Answer a question from the indexed articles, with citations.
@@ -340,7 +340,7 @@ def ask_cmd(question, top_k, mode, index_dir, embedder, composer, as_json):
 
 @main.command("search")
 @click.argument("query")
-@click.option("--top-k", default=5, show_default=True)
+@click.option("--top-k", default=DEFAULT_TOP_K, show_default=True)
 @click.option("--mode", default="hybrid", show_default=True, type=click.Choice(MODES))
 @click.option("--index-dir", type=click.Path(path_type=Path))
 @click.option("--embedder")
@@ -395,7 +395,7 @@ DEFAULT_GOLD = (Path("eval/gold.jsonl"), Path("eval/news_heldout.jsonl"))
 @click.argument("gold", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--split", type=click.Choice(["dev", "test", "all"]), default="all", show_default=True,
               help="which part of the gold files: dev (tuned on) or test (only measured)")
-@click.option("--composer", type=click.Choice(["learned", "rules"]), help="answer composer (default: RAG_COMPOSER)")
+@click.option("--composer", type=click.Choice(COMPOSERS), help="answer composer (default: RAG_COMPOSER)")
 @click.option("--dataset", type=click.Choice(["mrc"]),
               help="mrc: the held-out DRCD/CMRC passages through the whole pipeline, instead of gold files")
 @click.option("--mrc-dir", type=click.Path(path_type=Path), default=Path("../shared/data/mrc"), show_default=True)

@@ -17,7 +17,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rag.compose import compose, refusal
-from rag.config import DEFAULT, MAX_QUESTION_CHARS, MAX_TOP_K, Config
+from rag.config import (
+    COMPOSERS,
+    DEFAULT,
+    DEFAULT_COMPOSER,
+    DEFAULT_TOP_K,
+    MAX_QUESTION_CHARS,
+    MAX_TOP_K,
+    Config,
+)
 from rag.embedders import Embedder, make_embedder
 from rag.errors import ArticleNotFound, InputError
 from rag.followup import rewrite
@@ -30,13 +38,6 @@ from rag.retrieve import Filters, search
 from rag.types import MODES, Answer, AnswerPart, Article, Chunk, Citation, Hit, Refusal
 
 __all__ = ["Engine", "COMPOSERS", "validate_question"]
-
-# "learned": the sentence reader ranks the candidate sentences, the rule checks veto (see its policy);
-# "rules": every rule check of rag/compose.py must pass, the rules' score ranks. The default is the one
-# that wins on the test splits: on 2026-11-27 they tied on accuracy (0.774 rules vs 0.766 learned over
-# 124 answerable test questions, eval/README.md) and rules answer in 16 ms instead of ~300, so rules.
-COMPOSERS = ("learned", "rules")
-DEFAULT_COMPOSER = "rules"
 
 
 
@@ -150,7 +151,7 @@ class Engine:
 
     # ------------------------------------------------------------------ search
 
-    def search_timed(self, query: str, top_k: int = 5, mode: str = "hybrid",
+    def search_timed(self, query: str, top_k: int = DEFAULT_TOP_K, mode: str = "hybrid",
                      filters: dict | Filters | None = None) -> tuple[list[Hit], dict[str, float]]:
         query = validate_question(query, self.max_question_chars)
         _validate_top_k(top_k)
@@ -171,12 +172,12 @@ class Engine:
             if article is not None:
                 item.date_source, item.publication = article.date_source, article.publication
 
-    def search(self, query: str, top_k: int = 5, mode: str = "hybrid", filters: dict | None = None) -> list[Hit]:
+    def search(self, query: str, top_k: int = DEFAULT_TOP_K, mode: str = "hybrid", filters: dict | None = None) -> list[Hit]:
         return self.search_timed(query, top_k, mode, filters)[0]
 
     # ------------------------------------------------------------------ answers
 
-    def ask(self, question: str, top_k: int = 5, history: list[dict] | None = None, mode: str = "hybrid",
+    def ask(self, question: str, top_k: int = DEFAULT_TOP_K, history: list[dict] | None = None, mode: str = "hybrid",
             filters: dict | None = None) -> Answer:
         started = time.perf_counter()
         question = validate_question(question, self.max_question_chars)
@@ -250,7 +251,7 @@ class Engine:
             return refusal(hits[:top_k], None, self.config.compose.refusal_sources)
         return Answer(parts, [c for c in answer.citations if c.n in keep])
 
-    def ask_stream(self, question: str, top_k: int = 5, history: list[dict] | None = None, mode: str = "hybrid",
+    def ask_stream(self, question: str, top_k: int = DEFAULT_TOP_K, history: list[dict] | None = None, mode: str = "hybrid",
                    filters: dict | None = None) -> Iterator[dict]:
         """The answer as events: text pieces, then the citations, then the whole answer."""
         answer = self.ask(question, top_k, history, mode, filters)

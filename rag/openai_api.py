@@ -37,7 +37,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from rag.config import MAX_QUESTION_CHARS, MAX_TOP_K
+from rag.config import DEFAULT_TOP_K, MAX_QUESTION_CHARS, MAX_TOP_K
 from rag.engine import Engine
 from rag.errors import InputError
 from rag.types import RetrievalMode
@@ -113,7 +113,7 @@ class ChatRequest(BaseModel):
     )
     stream: bool = False
     n: Annotated[int, Field(ge=1, le=1), BeforeValidator(_whole)] | None = Field(None, description="only one choice is made")
-    top_k: WholeNumber = Field(5, ge=1, le=MAX_TOP_K, description="extension: how many sources to cite at most")
+    top_k: WholeNumber = Field(DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description="extension: how many sources to cite at most")
     mode: RetrievalMode = Field("hybrid", description="extension: retrieval mode")
     filters: ChatFilters | None = Field(None, description="extension: as for POST /ask")
 

@@ -18,7 +18,7 @@ from rag.embedders import Embedder
 from rag.errors import InputError
 from rag.index import Index
 from rag.tokenize import tokenize
-from rag.config import RetrievalConfig
+from rag.config import DEFAULT_TOP_K, RetrievalConfig
 from rag.profile import active as active_profile
 from rag.types import MODES, Article, Chunk, Hit, RetrievalMode
 
@@ -135,7 +135,7 @@ def search(
     index: Index,
     embedder: Embedder,
     query: str,
-    top_k: int = 5,
+    top_k: int = DEFAULT_TOP_K,
     mode: RetrievalMode = "hybrid",
     filters: Filters | None = None,
     config: RetrievalConfig | None = None,

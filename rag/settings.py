@@ -7,12 +7,11 @@ Every field can be set from the environment with the prefix `RAG_`, e.g.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from rag.config import CHUNK_CHARS, MAX_QUESTION_CHARS, Config, RetrievalConfig
+from rag.config import CHUNK_CHARS, DEFAULT_COMPOSER, MAX_QUESTION_CHARS, Composer, Config, Fusion, RetrievalConfig
 
 __all__ = ["Settings"]
 
@@ -27,9 +26,9 @@ class Settings(BaseSettings):
     # what the index records, else what the corpus names in its .rag-profile, else "national".
     profile: str | None = None
     chunk_chars: int = Field(CHUNK_CHARS, ge=50, le=4000)  # rag.config explains the values
-    fusion: Literal["rrf", "weighted"] = "rrf"
+    fusion: Fusion = "rrf"
     dense_weight: float | None = Field(None, ge=0.0, le=1.0)  # None: the corpus profile's
-    composer: Literal["learned", "rules"] = "rules"  # see rag.engine.COMPOSERS and DEFAULT_COMPOSER
+    composer: Composer = DEFAULT_COMPOSER  # rag.config says why
     reader_dir: Path | None = None  # a reader trained with `rag train-reader`; None: the shipped one
 
     host: str = "127.0.0.1"

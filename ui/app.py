@@ -30,6 +30,7 @@ from fastapi.responses import RedirectResponse
 
 from rag.errors import RagError
 from rag.types import MODES as RETRIEVAL_MODES
+from rag.config import DEFAULT_TOP_K
 from rag.profile import active as active_profile
 from rag.text import CITATION_MARKER
 from rag.types import AnswerPart, Article, Citation
@@ -46,7 +47,6 @@ CSS_PATH = Path(__file__).parent / "static" / "chat.css"
 _MODE_LABELS = {"hybrid": "混合检索（推荐）", "dense": "向量检索", "bm25": "关键词检索 BM25"}
 MODES: tuple[tuple[str, str], ...] = tuple((_MODE_LABELS[mode], mode) for mode in RETRIEVAL_MODES)
 
-DEFAULT_TOP_K = 5
 UNEXPECTED_ERROR = "出错了：服务器内部错误，已记录到服务器日志。请稍后再试，或换个问法。"
 REFUSED_BADGE = "未找到答案"
 
