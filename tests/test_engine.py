@@ -1,6 +1,5 @@
 """The whole answer pipeline over the real corpus: hash embedder (fast) and the real model (slow)."""
 
-
 import pytest
 
 from rag.errors import InputError

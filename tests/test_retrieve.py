@@ -4,7 +4,6 @@ checked against values worked out by hand and on a tiny real index."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
