@@ -15,7 +15,9 @@ its `[n]` markers. Extensions, in the response and in the last chunk of a stream
 
 - `citations`: the sources, `[{n, chunk_id, article_id, title, date, date_source, source,
   publication, text, score}]`, the same list `POST /ask` returns;
-- `refused`: true when the articles do not hold the answer.
+- `refused`: true when the articles do not hold the answer;
+- `parts` and `refusal`: the answer as structure, as `POST /ask` returns them (each sentence with its
+  citation and the span it quotes; why a refusal refused and what was missing).
 
 Optional request fields beyond OpenAI's (send them with `extra_body=` in the `openai`
 package): `top_k` (1–20), `mode` (hybrid, dense, bm25), `filters` (as for `/ask`).
@@ -39,6 +41,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from rag.config import DEFAULT_TOP_K, MAX_QUESTION_CHARS, MAX_TOP_K
 from rag.engine import Engine
+from rag.api_schema import AnswerPartModel, RefusalModel
 from rag.errors import InputError
 from rag.types import RetrievalMode
 
@@ -160,6 +163,8 @@ class ChatCompletion(BaseModel):
     choices: list[Choice]
     citations: list[dict[str, Any]] = Field(description="extension: the sources the [n] markers point to")
     refused: bool = Field(description="extension: true when the articles do not hold the answer")
+    parts: list[AnswerPartModel] = Field(description="extension: the answer's sentences with their sources")
+    refusal: RefusalModel | None = Field(description="extension: why the articles do not answer; null when they do")
 
 
 class OpenAIError(Exception):
@@ -244,12 +249,13 @@ def make_router(get_engine, guard) -> APIRouter:
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         citations = [c.to_dict() for c in answer.citations]
+        structure = {k: v for k, v in answer.to_dict().items() if k in ("parts", "refusal")}
         if not body.stream:
             return {
                 "id": completion_id, "object": "chat.completion", "created": created, "model": body.model,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
                              "finish_reason": "stop"}],
-                "citations": citations, "refused": answer.refused,
+                "citations": citations, "refused": answer.refused, **structure,
             }
         pieces = answer.pieces()
 
@@ -257,7 +263,8 @@ def make_router(get_engine, guard) -> APIRouter:
             yield _chunk(completion_id, created, body.model, {"role": "assistant", "content": ""})
             for piece in pieces:
                 yield _chunk(completion_id, created, body.model, {"content": piece})
-            yield _chunk(completion_id, created, body.model, {}, "stop", citations=citations, refused=answer.refused)
+            yield _chunk(completion_id, created, body.model, {}, "stop", citations=citations, refused=answer.refused,
+                         **structure)
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(stream(), media_type="text/event-stream")
