@@ -2,7 +2,7 @@
 
     >>> from rag import Engine, build_index, make_embedder
     >>> build_index("corpus", "index", make_embedder("e5"))        # doctest: +SKIP
-    >>> Engine.open("index").ask("招远2023年黄金产业总产值是多少？").answer  # doctest: +SKIP
+    >>> Engine.open("index").ask("招远2023年黄金产业总产值是多少？").text  # doctest: +SKIP
     '……2023年，实施全产业链项目31个，黄金产业总产值达到900亿元……[1]'
 
 Names are imported on first use, so `import rag` stays cheap (the CLI starts fast).
@@ -17,6 +17,9 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Answer": "rag.types",
+    "AnswerPart": "rag.types",
+    "Refusal": "rag.types",
+    "ArticleNotFound": "rag.errors",
     "Article": "rag.types",
     "Chunk": "rag.types",
     "Citation": "rag.types",

@@ -41,14 +41,16 @@ from rag.api_schema import (
     error_responses,
     install_openapi,
 )
-from rag.engine import MAX_QUESTION_CHARS, MAX_TOP_K, Engine
-from rag.errors import IndexMismatchError, IndexMissingError, InputError, RagError
+from rag.config import DEFAULT_TOP_K, MAX_QUESTION_CHARS, MAX_TOP_K
+from rag.engine import Engine
+from rag.errors import ArticleNotFound, IndexMismatchError, IndexMissingError, InputError, RagError
 from rag.live import LiveEngine
 from rag.llm import LLMClient
 from rag.openai_api import OpenAIError, make_router, openai_error
 from rag.ratelimit import RateLimiter
 from rag.settings import Settings
 from rag.uploads import Change, NotUploadedError, add_files, delete_article, record_file
+from rag.types import MODES, RetrievalMode
 
 __all__ = ["create_app", "load_engine"]
 
@@ -94,16 +96,16 @@ class FilterSpec(BaseModel):
 
 class AskRequest(BaseModel):
     question: str = _text("the question, in Chinese", MAX_QUESTION_CHARS, "招远2023年黄金产业总产值是多少？")
-    top_k: JsonInt = Field(5, ge=1, le=MAX_TOP_K, description="how many sources to cite at most")
+    top_k: JsonInt = Field(DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description="how many sources to cite at most")
     history: list[Turn] = Field(default_factory=list, description="earlier turns, for follow-up questions")
     filters: FilterSpec | None = None
-    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    mode: RetrievalMode = "hybrid"
 
 
 class SearchRequest(BaseModel):
     query: str = _text("what to look for", MAX_QUESTION_CHARS, "招远 黄金产业 总产值")
-    top_k: JsonInt = Field(5, ge=1, le=MAX_TOP_K)
-    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    top_k: JsonInt = Field(DEFAULT_TOP_K, ge=1, le=MAX_TOP_K)
+    mode: RetrievalMode = "hybrid"
     filters: FilterSpec | None = None
 
 
@@ -126,12 +128,8 @@ def load_engine(settings: Settings) -> Engine:
     llm = None
     if settings.llm_base_url and settings.llm_model:
         llm = LLMClient(settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout_s)
-    engine = Engine.open(settings.index_dir, settings.embedder, llm, settings.max_question_chars,
-                         settings.composer, settings.reader_dir)
-    engine.fusion = settings.fusion
-    if settings.dense_weight is not None:
-        engine.dense_weight = settings.dense_weight
-    return engine
+    return Engine.open(settings.index_dir, settings.embedder, llm, settings.config(), settings.composer,
+                       settings.reader_dir)
 
 
 def _settings(request: Request) -> Settings:
@@ -229,7 +227,7 @@ def _readable(errors: list) -> str:
         if kind == "json_invalid":
             return "the request body is not valid JSON: send a JSON object such as {\"question\": \"…\"}"
         if kind == "literal_error" and where.endswith("mode"):
-            message = "mode must be one of hybrid, dense, bm25"
+            message = f"mode must be one of {', '.join(MODES)}"
         if where in ("question", "query"):
             if kind in ("string_too_short", "string_pattern_mismatch"):
                 return f"the {where} is empty: type a question (问题不能为空)"
@@ -372,7 +370,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.exception_handler(InputError)
     async def on_input(request: Request, exc: InputError):
-        status = 404 if str(exc).startswith("no article") else 409 if isinstance(exc, NotUploadedError) else 400
+        status = 404 if isinstance(exc, ArticleNotFound) else 409 if isinstance(exc, NotUploadedError) else 400
         return _error(request, status, str(exc))
 
     @app.exception_handler(RagError)

@@ -111,11 +111,29 @@ class CitationModel(BaseModel):
     score: float
 
 
+class AnswerPartModel(BaseModel):
+    text: str = Field(..., description="one sentence of the answer, as shown, without its marker")
+    n: int | None = Field(..., description="the citation it came from (its [n]); null for text that cites nothing")
+    chunk_id: str | None = Field(..., description="the cited passage's chunk id")
+    span: list[int] | None = Field(
+        ..., min_length=2, max_length=2,
+        description="[start, end) of the quoted sentence in the cited passage's text; null when not quoted (an LLM's)")
+
+
+class RefusalModel(BaseModel):
+    code: str = Field(..., description="why: entity, year, ordinal, period, metric, answer_type, coverage, "
+                                       "no_passages or not_found")
+    missing: list[str] = Field(..., description="what was asked for and not found, e.g. [\"2022年\"]")
+    reason: str = Field(..., description="the reason in words, as the answer text gives it (may be empty)")
+
+
 class AskResponse(BaseModel):
     answer: str = Field(..., description="the answer with [n] markers, or a refusal that says what was missing")
     refused: bool
     citations: list[CitationModel]
     timings_ms: dict[str, float]
+    parts: list[AnswerPartModel] = Field(..., description="the answer's sentences with their sources (empty for a refusal)")
+    refusal: RefusalModel | None = Field(..., description="why the articles do not answer; null when they do")
 
 
 class HitModel(BaseModel):

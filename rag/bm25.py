@@ -12,7 +12,7 @@ Two backends give the same scores:
   twice counts twice, as in rank-bm25.
 
 ``"auto"`` is ``"sparse"``: it was faster at every size measured, 10 documents up
-(`python -m rag.scale backends`).
+(`python -m rag.bench.scale backends`).
 
 On disk an index is a directory with ``bm25.npz`` (the term-frequency matrix and the
 vocabulary, no pickles) and ``bm25.json`` (parameters, format version, library versions).

@@ -29,14 +29,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rag.clean import split_sentences
+from rag.config import CHUNK_CHARS
+from rag.text import split_sentences
 from rag.errors import InputError
 from rag.pages import paragraph_kind
 from rag.types import Article, Chunk, content_id
 
 __all__ = ["MAX_CHARS", "MIN_CHARS", "chunk_article", "chunk_articles", "headings"]
 
-MAX_CHARS = 300  # about 3-4 sentences of news prose: one fact per chunk, see FINDINGS.md
+MAX_CHARS = CHUNK_CHARS  # the chunk size, explained in rag.config
 MIN_CHARS = 80
 MIN_MAX_CHARS = 20  # below this a chunk cannot hold one clause
 MAX_HEADING_RUN = 2  # more short lines in a row are a list or captions, not a heading
@@ -76,7 +77,7 @@ def _lead_in(paragraph: str) -> str:
     ("培育新质生产力,绿色低碳高质量发展动力不断增强。"); never one with digits, a colon,
     or the particle 的 that marks running prose.
     """
-    first = split_sentences(paragraph[: 2 * LEAD_IN_CHARS])[0]
+    first = split_sentences(paragraph[: 2 * LEAD_IN_CHARS], strip=False)[0]
     if not 4 <= len(first) <= LEAD_IN_CHARS or first[-1] not in "。！？!?":
         return ""
     first = first.rstrip("。！？!?")
@@ -147,7 +148,7 @@ def _split_paragraph(text: str, limit: int) -> list[str]:
     if len(text) <= limit:
         return [text]
     units: list[str] = []
-    for sentence in split_sentences(text):
+    for sentence in split_sentences(text, strip=False):
         if len(sentence) <= limit:
             units.append(sentence)
             continue

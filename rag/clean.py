@@ -32,7 +32,6 @@ __all__ = [
     "html_to_paragraphs",
     "is_sentence_end",
     "join_lines",
-    "split_sentences",
 ]
 
 # CJK Unified Ideographs, Extension A and the compatibility block.
@@ -52,7 +51,6 @@ _OPENING_PUNCT = frozenset("，。、；：！？（「『《〈【“‘—…"
 _DOTS = frozenset(".．")
 
 _SENTENCE_END = re.compile(r"[。！？!?…]+[”’」』）)\]]*$")
-_SENTENCE_SPLIT = re.compile(r"(?<=[。！？!?；;…])(?![。！？!?；;…”’」』）)])|(?<=[。！？!?；;…][”’」』）)])")
 
 
 def _is_digit(ch: str) -> bool:
@@ -138,16 +136,6 @@ def join_lines(lines: Iterable[str]) -> str:
 def is_sentence_end(text: str) -> bool:
     """True when `text` ends a sentence: 。！？… possibly followed by a closing quote."""
     return bool(_SENTENCE_END.search(text.rstrip(_SPACE)))
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split after 。！？；… (keeping a closing quote with its sentence); no character is lost.
-
-    >>> split_sentences("他说：“好。”然后走了；再见！")
-    ['他说：“好。”', '然后走了；', '再见！']
-    """
-    parts = [p for p in _SENTENCE_SPLIT.split(text) if p]
-    return parts or [text]
 
 
 def display_width(text: str) -> float:

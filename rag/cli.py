@@ -22,6 +22,8 @@ from rag.chunking import chunk_article
 from rag.corpus import load_corpus
 from rag.errors import RagError
 from rag.settings import Settings
+from rag.config import CHUNK_CHARS, COMPOSERS, DEFAULT_TOP_K, MAX_TOP_K
+from rag.types import MODES
 
 __all__ = ["main"]
 
@@ -170,7 +172,8 @@ def ensure_index(settings: Settings, *, quiet: bool = False) -> None:
     if not quiet:
         _progress_echo(f"no index yet: indexing {source} into {index_dir} …" if status == "missing" else
                        f"{source} changed since the index was built: updating {index_dir} from it …")
-    report = build_index(source, index_dir, embedder, chunk_chars=chunk_chars, progress=not quiet)
+    report = build_index(source, index_dir, embedder, chunk_chars=chunk_chars, progress=not quiet,
+                         profile=settings.profile)
     for warning in report.warnings:
         _progress_echo(f"warning: {warning}")
     if not quiet:
@@ -181,11 +184,13 @@ def ensure_index(settings: Settings, *, quiet: bool = False) -> None:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--index-dir", type=click.Path(path_type=Path), help="where the index lives (default: index/)")
 @click.option("--embedder", help="e5 (default), e5-nano, st:<model folder or name>, hash:384")
-@click.option("--chunk-chars", type=int, help="maximum chunk length in characters (default 300)")
+@click.option("--chunk-chars", type=int, help=f"maximum chunk length in characters (default {CHUNK_CHARS})")
+@click.option("--profile", help="corpus profile: national, shandong or a folder (default: the index's, "
+                                "else the corpus's .rag-profile, else national)")
 @click.option("--rebuild", is_flag=True,
               help="ignore the previous index (even one of another corpus) and embed everything again")
 @click.option("--json", "as_json", is_flag=True, help="print the build report as JSON")
-def index_cmd(path, index_dir, embedder, chunk_chars, rebuild, as_json):
+def index_cmd(path, index_dir, embedder, chunk_chars, profile, rebuild, as_json):
     """Build or update the index of a corpus folder or file (default: the corpus the index
     was built from, else corpus/).
 
@@ -197,13 +202,14 @@ def index_cmd(path, index_dir, embedder, chunk_chars, rebuild, as_json):
     """
     from rag.index import index_source
 
-    settings = _settings(index_dir=index_dir, embedder=embedder, chunk_chars=chunk_chars)
+    settings = _settings(index_dir=index_dir, embedder=embedder, chunk_chars=chunk_chars, profile=profile)
     source = path or index_source(settings.index_dir) or settings.corpus_dir
     from rag.embedders import make_embedder
     from rag.index import build_index
 
     report = build_index(source, settings.index_dir, make_embedder(settings.embedder),
-                         chunk_chars=settings.chunk_chars, rebuild=rebuild, progress=not as_json)
+                         chunk_chars=settings.chunk_chars, rebuild=rebuild, progress=not as_json,
+                         profile=settings.profile)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     if as_json:
@@ -304,7 +310,7 @@ def _open_engine(index_dir: Path | None, embedder: str | None, composer: str | N
 
 def _print_answer(answer) -> None:
     label = "未找到答案" if answer.refused else "答案"
-    click.echo(f"{label}：{answer.answer}\n")
+    click.echo(f"{label}：{answer.text}\n")
     for c in answer.citations:
         date = f" {c.date}" if c.date else ""
         text = c.text if len(c.text) <= 160 else c.text[:160] + "…"
@@ -313,11 +319,11 @@ def _print_answer(answer) -> None:
 
 @main.command("ask")
 @click.argument("question")
-@click.option("--top-k", default=5, show_default=True, help="how many sources to cite at most (1-20)")
-@click.option("--mode", default="hybrid", show_default=True, type=click.Choice(["hybrid", "dense", "bm25"]))
+@click.option("--top-k", default=DEFAULT_TOP_K, show_default=True, help=f"how many sources to cite at most (1-{MAX_TOP_K})")
+@click.option("--mode", default="hybrid", show_default=True, type=click.Choice(MODES))
 @click.option("--index-dir", type=click.Path(path_type=Path), help="the index to read (default: index/)")
 @click.option("--embedder", help="the query embedder (default: the one the index was built with)")
-@click.option("--composer", type=click.Choice(["learned", "rules"]), help="answer composer (default: RAG_COMPOSER)")
+@click.option("--composer", type=click.Choice(COMPOSERS), help="answer composer (default: RAG_COMPOSER)")
 @click.option("--json", "as_json", is_flag=True, help="print exactly what POST /ask returns")
 def ask_cmd(question, top_k, mode, index_dir, embedder, composer, as_json):
     """Answer a question from the indexed articles, with citations.
@@ -334,8 +340,8 @@ def ask_cmd(question, top_k, mode, index_dir, embedder, composer, as_json):
 
 @main.command("search")
 @click.argument("query")
-@click.option("--top-k", default=5, show_default=True)
-@click.option("--mode", default="hybrid", show_default=True, type=click.Choice(["hybrid", "dense", "bm25"]))
+@click.option("--top-k", default=DEFAULT_TOP_K, show_default=True)
+@click.option("--mode", default="hybrid", show_default=True, type=click.Choice(MODES))
 @click.option("--index-dir", type=click.Path(path_type=Path))
 @click.option("--embedder")
 @click.option("--json", "as_json", is_flag=True, help="print exactly what POST /search returns")
@@ -389,12 +395,12 @@ DEFAULT_GOLD = (Path("eval/gold.jsonl"), Path("eval/news_heldout.jsonl"))
 @click.argument("gold", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--split", type=click.Choice(["dev", "test", "all"]), default="all", show_default=True,
               help="which part of the gold files: dev (tuned on) or test (only measured)")
-@click.option("--composer", type=click.Choice(["learned", "rules"]), help="answer composer (default: RAG_COMPOSER)")
+@click.option("--composer", type=click.Choice(COMPOSERS), help="answer composer (default: RAG_COMPOSER)")
 @click.option("--dataset", type=click.Choice(["mrc"]),
               help="mrc: the held-out DRCD/CMRC passages through the whole pipeline, instead of gold files")
 @click.option("--mrc-dir", type=click.Path(path_type=Path), default=Path("../shared/data/mrc"), show_default=True)
 @click.option("--sample", default=300, show_default=True, help="questions sampled for --dataset mrc")
-@click.option("--modes", default="hybrid,dense,bm25", show_default=True, help="retrieval modes to compare")
+@click.option("--modes", default=",".join(MODES), show_default=True, help="retrieval modes to compare")
 @click.option("--index-dir", type=click.Path(path_type=Path), help="the index (default: index/, built if missing)")
 @click.option("--embedder", help="e5 (default), st:<model>, hash:384")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("eval/reports"), show_default=True)
@@ -408,8 +414,8 @@ def eval_cmd(gold, split, composer, dataset, mrc_dir, sample, modes, index_dir, 
 
     Example: rag eval eval/gold.jsonl eval/news_heldout.jsonl --split test --check
     """
-    from rag.evaluate import check_thresholds, load_thresholds, run_eval, run_public_qa
-    from rag.report import format_report, write_report
+    from rag.eval.evaluate import check_thresholds, load_thresholds, run_eval, run_public_qa
+    from rag.eval.report import format_report, write_report
 
     mode_list = tuple(m.strip() for m in modes.split(",") if m.strip())
     settings = _settings(index_dir=index_dir, embedder=embedder, composer=composer)
@@ -419,7 +425,7 @@ def eval_cmd(gold, split, composer, dataset, mrc_dir, sample, modes, index_dir, 
         import tempfile
 
         from rag.embedders import make_embedder
-        from rag.evaluate import held_out_mrc
+        from rag.eval.evaluate import held_out_mrc
 
         with tempfile.TemporaryDirectory() as work:
             if dataset == "mrc":
@@ -427,7 +433,7 @@ def eval_cmd(gold, split, composer, dataset, mrc_dir, sample, modes, index_dir, 
             report = run_public_qa(public_corpus, public_qa, make_embedder(settings.embedder), Path(work), mode_list,
                                    composer=settings.composer)
     else:
-        from rag.gold import load_gold
+        from rag.eval.gold import load_gold
 
         ensure_index(settings)
         items, groups = [], {}
@@ -514,7 +520,7 @@ def bench_cmd(sections, sizes, embedder, repeat, per_client, soak_seconds, soak_
     """
     from datetime import datetime, timezone
 
-    from rag.bench import format_bench, run_bench
+    from rag.bench.speed import format_bench, run_bench
 
     result = run_bench(
         embedder=embedder,

@@ -14,54 +14,56 @@ date is known, and nothing is paraphrased.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from rag.question import DIGITS, NUMBER_WITH_UNIT, YEAR, Question, places_in, strip_admin_suffix
-from rag.types import Answer, Chunk, Citation, Hit
+from rag.config import DEFAULT, ComposeConfig
+from rag.profile import active as active_profile
+from rag.profile import place_stem
+from rag.question import Question, places_in
+from rag.text import (
+    DIGITS,
+    NUMBER_WITH_UNIT,
+    RELATIVE_YEAR,
+    RELATIVE_YEARS,
+    YEAR,
+    sentence_spans,
+    split_clauses,
+    split_sentences,
+    years_in,
+)
+from rag.types import Answer, AnswerPart, Chunk, Citation, Hit, Refusal
 
 if TYPE_CHECKING:
     from rag.reader import Reader, ReaderPolicy
 
-__all__ = ["compose", "split_sentences", "MIN_COVERAGE"]
+__all__ = ["compose", "refusal", "CHECKS"]
 
-# A sentence must cover at least this share of the question's IDF-weighted terms. Calibrated
-# on eval/gold.jsonl (see eval/README.md): lower lets near misses through, higher refuses
-# paraphrased questions.
-MIN_COVERAGE = 0.5
-MAX_SENTENCE_CHARS = 160  # longer sentences are trimmed to their best clauses
-MAX_ANSWER_CHARS = 420
+# The tuned numbers (coverage thresholds, lengths, score weights) are in rag.config.ComposeConfig.
 PERIOD_SYNONYMS = {
     "上半年": ("1月至6月", "1-6月", "1~6月", "1至6月", "前6个月", "前半年"),
     "一季度": ("1-3月", "1~3月", "1月至3月", "首季"),
 }
-SUBJECT_CHARS = 16  # a place named this early in a sentence is what the sentence is about
 # "有多少家" asks for a total: a sentence about what was added ("净增…41家") ranks below one
 # that states the total ("总数147家").
 _INCREMENT = re.compile(r"新增|净增|增加|新上|新入库|新备案|新开工|新认定")
-SPECIFIC_IDF = 2.5  # a modifier this rare (in under ~8% of chunks) must match too ("进出口"总额)
-MIN_SENTENCE_COVERAGE = 0.3  # for figures, the sentence itself must carry this much of the question
-# Words a question uses for what the press writes otherwise.
-SYNONYMS = {
-    "增速": ("增长",), "增幅": ("增长",), "涨": ("增长",), "社零": ("社会消费品零售",),
-    "GDP": ("生产总值",), "投资额": ("投资",), "总投资额": ("总投资",), "人数": ("人",),
-}
-REFUSAL_SOURCES = 3
 
-# Bylines and datelines carry no facts worth quoting ("本报讯 庄蕾 记者尹明波报道").
-BYLINE = re.compile(r"本报讯|记者.{0,12}报道|通讯员|全媒体记者|整理$|^□|摄$|^（上接")
+# Words a question uses for what the press writes otherwise, and the byline pattern (bylines
+# and datelines carry no facts worth quoting): the active profile's (rag.profile).
+
+
+def _synonyms(term: str) -> tuple[str, ...]:
+    return active_profile().synonyms.get(term, ())
+
+
+@functools.lru_cache(maxsize=8)
+def _byline(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 # "市委常委、栖霞市委书记 包华": who wrote or speaks; an answer only to "谁" questions.
 TITLE_HOLDER = re.compile(r"(?:书记|主任|局长|区长|市长|县长|主席|总经理|董事长)\s+[\u4e00-\u9fa5]{2,3}[。]?$")
-_SENTENCE = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』）)]*|\n|$)")
-_CLAUSE = re.compile(r"[^，,、：:]*[，,、：:]?")
-_RELATIVE = {"今年": 0, "去年": -1, "明年": 1, "前年": -2}
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split at 。！？； (keeping closing quotes with their sentence) and at line breaks."""
-    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
 
 
 @dataclass
@@ -71,31 +73,32 @@ class _Candidate:
     chunk: Chunk | None
     sentence: str
     position: int
+    span: tuple[int, int]  # the sentence's [start, end) in hit.text
     coverage: float = 0.0
     sentence_coverage: float = 0.0
     context_coverage: float = 0.0
-    problems: list[str] = field(default_factory=list)
-    checks: list[str] = field(default_factory=list)  # which check each problem came from (CHECKS)
+    failures: list[Refusal] = field(default_factory=list)  # each failed check, with what was missing
     score: float = 0.0
     reader: float = 0.0  # the learned reader's probability that the sentence answers
     missing_terms: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        return [f.reason for f in self.failures]
+
+    @property
+    def checks(self) -> list[str]:
+        """Which check each problem came from (CHECKS)."""
+        return [f.code for f in self.failures]
 
 
 def _article_year(date: str | None) -> int | None:
     return int(date[:4]) if date and date[:4].isdigit() else None
 
 
-def _years_in(text: str, article_year: int | None) -> set[int]:
-    years = {int(y) for y in YEAR.findall(text)}
-    years |= {int(y) for y in re.findall(r"((?:19|20)\d{2})(?=年度|年末|年底|上半年|—|-)", text)}
-    if article_year:
-        years |= {article_year + d for w, d in _RELATIVE.items() if w in text}
-    return years
-
-
 def _term_hit(term: str, text: str) -> float:
     """1 for the word itself; 0.5 for the head noun of a 3-character word ("总产值" -> "产值")."""
-    if term in text or any(alt in text for alt in SYNONYMS.get(term, ())):
+    if term in text or any(alt in text for alt in _synonyms(term)):
         return 1.0
     if len(term) >= 3 and term[-2:] in text:
         return 0.5
@@ -169,16 +172,16 @@ def _year_problem(q: Question, cand: _Candidate, base_year: int | None) -> str |
     if not q.years:
         return None
     wanted = set(q.years)
-    stated = _years_in(_answer_clauses(q, cand.sentence), base_year) or _years_in(cand.sentence, base_year)
+    stated = years_in(_answer_clauses(q, cand.sentence), base_year) or years_in(cand.sentence, base_year)
     if not stated:
         text = cand.hit.text
-        before = text[: text.find(cand.sentence)] if cand.sentence in text else ""
+        before = text[: cand.span[0]]
         for previous in reversed(split_sentences(before)):
-            stated = _years_in(previous, base_year)
+            stated = years_in(previous, base_year)
             if stated:
                 break
     if not stated:
-        stated = _years_in(cand.hit.title + " " + (cand.chunk.heading if cand.chunk else ""), base_year)
+        stated = years_in(cand.hit.title + " " + (cand.chunk.heading if cand.chunk else ""), base_year)
     if not stated and base_year:
         stated = {base_year}
     if not (wanted & stated):
@@ -186,12 +189,16 @@ def _year_problem(q: Question, cand: _Candidate, base_year: int | None) -> str |
     return None
 
 
+def _missing_years(q: Question) -> list[str]:
+    return [f"{y}年" for y in q.years] or q.relative_years[:1]
+
+
 def _relative_problem(q: Question, cand: _Candidate, base_year: int | None) -> str | None:
     """"去年" in the question against "今年" (or an explicit other year) in the sentence."""
     if not q.relative_years or q.years:
         return None
-    wanted = {_RELATIVE[w] for w in q.relative_years}
-    said = {_RELATIVE[w] for w in _RELATIVE if w in cand.sentence}
+    wanted = {RELATIVE_YEARS[w] for w in q.relative_years}
+    said = {RELATIVE_YEARS[w] for w in RELATIVE_YEAR.findall(cand.sentence)}
     if said:
         return None if wanted & said else f"资料中没有{q.relative_years[0]}的相关内容"
     explicit = {int(y) for y in YEAR.findall(cand.sentence)}
@@ -202,16 +209,16 @@ def _relative_problem(q: Question, cand: _Candidate, base_year: int | None) -> s
     return None
 
 
-def _place_ok(name: str, cand: _Candidate, context: str, article: str) -> bool:
+def _place_ok(name: str, cand: _Candidate, context: str, article: str, subject_chars: int) -> bool:
     """A place counts when the sentence names it; or when its passage or article does and the
     sentence names no other place (an article about one county may quote another)."""
-    stem = strip_admin_suffix(name)
+    stem = place_stem(name)
     if stem in cand.sentence:
         return True
     if stem not in cand.hit.text + context + article:
         return False
     # Another place at the head of the sentence is its subject: the figure is about that place.
-    head = cand.sentence[:SUBJECT_CHARS]
+    head = cand.sentence[:subject_chars]
     return not [p for p in places_in(head) if p != stem and p not in stem and stem not in p]
 
 
@@ -220,52 +227,51 @@ def _place_ok(name: str, cand: _Candidate, context: str, article: str) -> bool:
 CHECKS = ("entity", "year", "ordinal", "period", "metric", "answer_type", "coverage")
 
 
-def _fail(cand: _Candidate, check: str, problem: str) -> None:
-    cand.problems.append(problem)
-    cand.checks.append(check)
+def _fail(cand: _Candidate, check: str, problem: str, missing: list[str] | None = None) -> None:
+    cand.failures.append(Refusal(check, list(missing or []), problem))
 
 
 def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_year: int | None,
-           article: str, idf: Callable[[str], float]) -> None:
+           article: str, idf: Callable[[str], float], cfg: ComposeConfig) -> None:
     """Fill cand.problems with what the sentence fails to supply."""
     context = cand.hit.title + " " + (cand.chunk.heading if cand.chunk else "")
-    absent = [name for name in q.places if not _place_ok(name, cand, context, article)]
-    before = cand.hit.text[: cand.hit.text.find(cand.sentence)] if cand.sentence in cand.hit.text else ""
+    absent = [name for name in q.places if not _place_ok(name, cand, context, article, cfg.subject_chars)]
+    before = cand.hit.text[: cand.span[0]]
     absent += [name for name in q.orgs if name not in cand.sentence + context + before[-200:] and
                not (len(name) >= 4 and name[:4] in cand.sentence)]
     if q.kind == "compare" and len(absent) < len(q.entities):
         absent = []  # each side of a comparison is answered by its own sentence
     for name in absent:
-        _fail(cand, "entity", f"资料中没有提到“{name}”")
+        _fail(cand, "entity", f"资料中没有提到“{name}”", [name])
     for check, problem in (("year", _year_problem(q, cand, article_year or inferred_year)),
                            ("year", _relative_problem(q, cand, article_year or inferred_year))):
         if problem:
-            _fail(cand, check, problem)
+            _fail(cand, check, problem, _missing_years(q))
     for ordinal in q.ordinals:
         if ordinal not in cand.sentence + context:
-            _fail(cand, "ordinal", f"资料中没有“{ordinal}”的相关内容")
+            _fail(cand, "ordinal", f"资料中没有“{ordinal}”的相关内容", [ordinal])
     if q.kind in ("number", "percent", "compare"):
         for i, word in enumerate(q.focus_words):
-            known = idf(word) > 0 or any(idf(alt) > 0 for alt in SYNONYMS.get(word, ()))
-            if i < len(q.focus_words) - 1 and idf(word) < SPECIFIC_IDF:
+            known = idf(word) > 0 or any(idf(alt) > 0 for alt in _synonyms(word))
+            if i < len(q.focus_words) - 1 and idf(word) < cfg.specific_idf:
                 continue  # a common modifier ("重点任务"): the press may say it otherwise
-            if not known and len(word) >= 3:
-                _fail(cand, "metric", f"资料中没有关于“{word}”的内容")
-            elif known and not _term_hit(word, cand.sentence + context):
-                _fail(cand, "metric", f"资料中没有关于“{word}”的内容")
-        if cand.sentence_coverage < MIN_SENTENCE_COVERAGE:
+            if (not known and len(word) >= 3) or (known and not _term_hit(word, cand.sentence + context)):
+                _fail(cand, "metric", f"资料中没有关于“{word}”的内容", [word])
+        if cand.sentence_coverage < cfg.min_sentence_coverage:
             _fail(cand, "coverage", "资料中没有直接回答这个问题的句子")
     for period in q.periods:
         spelled = (period,) + PERIOD_SYNONYMS.get(period, ())
         if not any(p in cand.sentence or p in context or p in before[-60:] for p in spelled):
-            _fail(cand, "period", f"资料中没有“{period}”的相关数据")
+            _fail(cand, "period", f"资料中没有“{period}”的相关数据", [period])
     if not _has_answer_type(q, cand.sentence):
         _fail(cand, "answer_type", 
               {"number": "资料中没有相应的数字", "percent": "资料中没有相应的百分比", "year": "资料中没有提到年份",
                "date": "资料中没有提到时间"}.get(q.kind, "资料中没有相应的数字"))
-    if cand.coverage < (MIN_COVERAGE if q.kind in ("number", "percent", "year", "date", "compare") else 0.4):
+    if cand.coverage < (cfg.min_coverage if q.kind in ("number", "percent", "year", "date", "compare")
+                        else cfg.min_coverage_open):
         missing = "、".join(f"“{t}”" for t in cand.missing_terms[:3])
-        _fail(cand, "coverage", f"资料中没有关于{missing}的内容" if missing else "资料中没有相关内容")
+        _fail(cand, "coverage", f"资料中没有关于{missing}的内容" if missing else "资料中没有相关内容",
+              cand.missing_terms[:3])
 
 
 def _inferred_year(text: str) -> int | None:
@@ -275,18 +281,18 @@ def _inferred_year(text: str) -> int | None:
     return max(years) if years else None
 
 
-def _trim(sentence: str, terms: list[str], q: Question) -> str:
+def _trim(sentence: str, terms: list[str], q: Question, max_chars: int) -> str:
     """Keep a long sentence's first clause and the clauses that carry the answer."""
-    if len(sentence) <= MAX_SENTENCE_CHARS:
+    if len(sentence) <= max_chars:
         return sentence
-    clauses = [c for c in _CLAUSE.findall(sentence) if c]
+    clauses = split_clauses(sentence)
     if len(clauses) < 3:
         return sentence
     def value(c: str) -> float:
         v = sum(_term_hit(t, c) for t in terms)
         v += 1.0 if q.kind in ("number", "percent", "compare") and NUMBER_WITH_UNIT.search(c) else 0.0
         v += 1.0 if any(str(y) in c for y in q.years) else 0.0
-        v += 1.0 if any(strip_admin_suffix(p) in c for p in q.places) else 0.0
+        v += 1.0 if any(place_stem(p) in c for p in q.places) else 0.0
         return v
     best = max(range(len(clauses)), key=lambda i: (value(clauses[i]) + (value(clauses[i + 1]) * 0.5 if i + 1 < len(clauses) else 0), -i))
     keep = {0, best, min(best + 1, len(clauses) - 1)}
@@ -306,13 +312,15 @@ def _annotate_relative(sentence: str, article_year: int | None) -> str:
     if not article_year:
         return sentence
     def repl(m: re.Match) -> str:
-        return f"{m.group(1)}（{article_year + _RELATIVE[m.group(1)]}年）"
-    return re.sub(r"(今年|去年|明年|前年)(?!\s*[（(]?\d{4})", repl, sentence)
+        return f"{m.group(1)}（{article_year + RELATIVE_YEARS[m.group(1)]}年）"
+    return re.sub(rf"({RELATIVE_YEAR.pattern})(?!\s*[（(]?\d{{4}})", repl, sentence)
 
 
 def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles_text: Callable[[str], str],
-                idf: Callable[[str], float]) -> list[_Candidate]:
+                idf: Callable[[str], float], cfg: ComposeConfig = DEFAULT.compose) -> list[_Candidate]:
     weights = [idf(t) for t in q.terms]
+    w = cfg.weights
+    byline = _byline(active_profile().byline)
     asks_stock = q.kind in ("number", "compare") and not _INCREMENT.search(q.text) and "增" not in q.text
     out: list[_Candidate] = []
     for rank, hit in enumerate(hits):
@@ -321,37 +329,39 @@ def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles
         article = articles_text(hit.article_id) or hit.text
         article_year = _article_year(hit.date)
         inferred = None if article_year else _inferred_year(article)
-        for pos, sentence in enumerate(split_sentences(hit.text)):
-            if len(sentence) < 6 or BYLINE.search(sentence) and len(sentence) < 40:
+        for pos, span in enumerate(sentence_spans(hit.text)):
+            sentence = hit.text[span[0]:span[1]]
+            if len(sentence) < 6 or byline.search(sentence) and len(sentence) < 40:
                 continue
             if q.kind != "person" and TITLE_HOLDER.search(sentence):
                 continue
-            cand = _Candidate(rank, hit, chunk, sentence, pos)
+            cand = _Candidate(rank, hit, chunk, sentence, pos, span)
             cand.coverage, cand.missing_terms = _coverage(q.terms, weights, sentence)
             cand.sentence_coverage = cand.coverage
-            before = hit.text[: hit.text.find(sentence)]
+            before = hit.text[: span[0]]
             cand.context_coverage, _ = _coverage(q.terms, weights, sentence + context + before[-120:])
-            cand.coverage = max(cand.coverage, 0.8 * cand.context_coverage)
-            _check(q, cand, article_year, inferred, article, idf)
+            cand.coverage = max(cand.coverage, cfg.context_share * cand.context_coverage)
+            _check(q, cand, article_year, inferred, article, idf, cfg)
             cand.score = (
                 cand.coverage
-                + 0.3 * _has_answer_type(q, sentence)
-                + 0.15 * any(str(y) in sentence for y in q.years)
-                + 0.1 * any(strip_admin_suffix(p) in sentence for p in q.places)
-                + 0.2 * any(o in sentence for o in q.orgs)
-                + 0.3 * _coverage(q.terms, weights, _answer_clauses(q, sentence))[0] * (q.kind in ("number", "percent"))
-                + 0.1 / (1 + rank)
-                - 0.5 * len(cand.problems)
-                - 0.0005 * len(sentence)
-                - 0.2 * (asks_stock and bool(_INCREMENT.search(sentence)))
+                + w.answer_type * _has_answer_type(q, sentence)
+                + w.year * any(str(y) in sentence for y in q.years)
+                + w.place * any(place_stem(p) in sentence for p in q.places)
+                + w.org * any(o in sentence for o in q.orgs)
+                + w.figure_clauses * _coverage(q.terms, weights, _answer_clauses(q, sentence))[0]
+                * (q.kind in ("number", "percent"))
+                + w.rank / (1 + rank)
+                - w.problem * len(cand.problems)
+                - w.length * len(sentence)
+                - w.increment * (asks_stock and bool(_INCREMENT.search(sentence)))
             )
             out.append(cand)
     out.sort(key=lambda c: (-c.score, c.hit_rank, c.position))
     return out
 
 
-def _select(q: Question, ranked: list[_Candidate]) -> list[_Candidate]:
-    return _choose(q, [c for c in ranked if not c.problems])
+def _select(q: Question, ranked: list[_Candidate], cfg: ComposeConfig = DEFAULT.compose) -> list[_Candidate]:
+    return _choose(q, [c for c in ranked if not c.problems], config=cfg)
 
 
 def _previous(cand: _Candidate) -> str:
@@ -372,26 +382,29 @@ def _read(q: Question, ranked: list[_Candidate], reader: Reader, policy: ReaderP
     return sorted(pool, key=lambda c: (-c.reader, c.hit_rank, c.position))
 
 
-def _select_learned(q: Question, read: list[_Candidate], policy: ReaderPolicy) -> list[_Candidate]:
+def _select_learned(q: Question, read: list[_Candidate], policy: ReaderPolicy,
+                    cfg: ComposeConfig = DEFAULT.compose) -> list[_Candidate]:
     """The reader decides; the checks named in the policy veto (a wrong year or place), and the
     other checks (a missing word, say) can be overruled only by a confident reader."""
     vetoes = set(policy.vetoes)
     passing = [c for c in read if c.reader >= policy.accept and not vetoes & set(c.checks)
                and (not c.checks or c.reader >= policy.override)]
-    return _choose(q, passing, policy)
+    return _choose(q, passing, policy, config=cfg)
 
 
-def _refusal_reason(ranked: list[_Candidate], vetoes: tuple[str, ...] | None = None) -> str | None:
-    if not ranked or not ranked[0].problems:
+def _refusal_reason(ranked: list[_Candidate], vetoes: tuple[str, ...] | None = None) -> Refusal | None:
+    """What the best candidate lacked: its first failed check (with a reader, its first vetoed one)."""
+    if not ranked or not ranked[0].failures:
         return None
     best = ranked[0]
     if vetoes is not None:
-        vetoed = [p for p, check in zip(best.problems, best.checks) if check in vetoes]
-        return vetoed[0] if vetoed else "资料中没有直接回答这个问题的句子"
-    return best.problems[0]
+        vetoed = [f for f in best.failures if f.code in vetoes]
+        return vetoed[0] if vetoed else Refusal("not_found", [], "资料中没有直接回答这个问题的句子")
+    return best.failures[0]
 
 
-def _choose(q: Question, passing: list[_Candidate], policy: ReaderPolicy | None = None) -> list[_Candidate]:
+def _choose(q: Question, passing: list[_Candidate], policy: ReaderPolicy | None = None,
+            config: ComposeConfig = DEFAULT.compose) -> list[_Candidate]:
     """From the sentences that pass, best first: the answer's sentences."""
     if not passing:
         return []
@@ -402,7 +415,7 @@ def _choose(q: Question, passing: list[_Candidate], policy: ReaderPolicy | None 
         for c in passing[1:]:
             if len(chosen) > limit or c.reader < policy.extra * best.reader:
                 break
-            if sum(len(x.sentence) for x in chosen) + len(c.sentence) > MAX_ANSWER_CHARS:
+            if sum(len(x.sentence) for x in chosen) + len(c.sentence) > config.max_answer_chars:
                 break
             if c.sentence not in {x.sentence for x in chosen}:
                 chosen.append(c)
@@ -411,27 +424,23 @@ def _choose(q: Question, passing: list[_Candidate], policy: ReaderPolicy | None 
     if q.kind == "compare" and len(q.places) >= 2:
         chosen = []
         for place in q.places:
-            stem = strip_admin_suffix(place)
+            stem = place_stem(place)
             side = [c for c in passing if stem in c.sentence or stem in c.hit.title]
             if side and side[0] not in chosen:
                 chosen.append(side[0])
         return chosen or [best]
     extra = {"list": 3, "describe": 1}.get(q.kind, 0)
     if extra:
-        pool = [c for c in passing[1:] if c.score >= 0.6 * best.score]
+        pool = [c for c in passing[1:] if c.score >= config.extra_share * best.score]
         same_chunk = [c for c in pool if c.hit.chunk_id == best.hit.chunk_id]
         others = [c for c in pool if c.hit.chunk_id != best.hit.chunk_id]
         for c in same_chunk + others:
-            if len(chosen) > extra or sum(len(x.sentence) for x in chosen) + len(c.sentence) > MAX_ANSWER_CHARS:
+            if len(chosen) > extra or sum(len(x.sentence) for x in chosen) + len(c.sentence) > config.max_answer_chars:
                 break
             if c.sentence not in {x.sentence for x in chosen}:
                 chosen.append(c)
         chosen.sort(key=lambda c: (c.hit_rank, c.position))
     return chosen
-
-
-LEAD_IN_CHARS = 24  # a paragraph opening this short ("“两项机制”推动工作落实。") names a list item
-MAX_LIST_ITEMS = 6
 
 
 _COUNTS = {"两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
@@ -447,25 +456,27 @@ def _needs_more_items(question: str, sentence: str) -> bool:
     return listed < 3
 
 
-def _lead_ins(best: _Candidate, article_chunks: list[Chunk]) -> list[_Candidate]:
+def _lead_ins(best: _Candidate, article_chunks: list[Chunk], cfg: ComposeConfig) -> list[_Candidate]:
     """The short sentences that open the paragraphs after the best sentence: the items of an
     enumeration the article spells out paragraph by paragraph ("“一套流程”… “两项机制”…")."""
     items: list[_Candidate] = []
     seen_best = False
     for chunk in article_chunks:
         hit = Hit(chunk.id, chunk.article_id, chunk.title, chunk.date, chunk.source, chunk.text, 0.0)
+        offset = 0
         for paragraph in chunk.text.split("\n"):
-            sentences = split_sentences(paragraph)
-            if not sentences:
+            start, offset = offset, offset + len(paragraph) + 1
+            spans = sentence_spans(paragraph)
+            if not spans:
                 continue
             if not seen_best:
                 seen_best = chunk.id == best.hit.chunk_id and best.sentence in paragraph
                 continue
-            lead = sentences[0]
-            if len(lead) > LEAD_IN_CHARS or len(sentences) == 1 and len(paragraph) > LEAD_IN_CHARS:
+            lead = paragraph[spans[0][0]:spans[0][1]]
+            if len(lead) > cfg.lead_in_chars or len(spans) == 1 and len(paragraph) > cfg.lead_in_chars:
                 return items if len(items) >= 2 else []
-            items.append(_Candidate(0, hit, chunk, lead, 0))
-            if len(items) == MAX_LIST_ITEMS:
+            items.append(_Candidate(0, hit, chunk, lead, 0, (start + spans[0][0], start + spans[0][1])))
+            if len(items) == cfg.max_list_items:
                 return items
     return items if len(items) >= 2 else []
 
@@ -474,15 +485,11 @@ def _citation(n: int, hit: Hit) -> Citation:
     return Citation(n, hit.chunk_id, hit.article_id, hit.title, hit.date, hit.source, hit.text, hit.score)
 
 
-def refusal(question: str, hits: list[Hit], reason: str | None = None) -> Answer:
-    """The answer for a question the passages do not answer: say so, list the closest sources."""
-    closest = hits[:REFUSAL_SOURCES]
+def refusal(hits: list[Hit], reason: Refusal | None = None, sources: int = DEFAULT.compose.refusal_sources) -> Answer:
+    """The answer for a question the passages do not answer: why, and the closest sources."""
+    closest = hits[:sources]
     citations = [_citation(i + 1, h) for i, h in enumerate(closest)]
-    text = "资料中没有找到能回答这个问题的内容"
-    text += f"（{reason}）。" if reason else "。"
-    if citations:
-        text += "最接近的资料：" + "；".join(f"《{c.title}》[{c.n}]" for c in citations) + "。"
-    return Answer(text, True, citations)
+    return Answer([], citations, reason or Refusal("not_found"))
 
 
 def compose(
@@ -494,43 +501,44 @@ def compose(
     article_chunks: Callable[[str], list[Chunk]] = lambda _id: [],
     reader: Reader | None = None,
     policy: ReaderPolicy | None = None,
+    config: ComposeConfig = DEFAULT.compose,
 ) -> Answer:
-    """An extractive answer with a [n] marker after every sentence, or a refusal.
+    """An extractive answer: sentences with the citation each came from, or a refusal.
 
     With a `reader` (and its `policy`), the learned reader picks the sentences and the policy's
     checks veto; without one, every rule check must pass (the rules composer)."""
     if not hits:
-        return refusal(q.text, hits, "索引中没有相关资料")
-    ranked = _candidates(q, hits, chunks, article_text, idf)
+        return refusal(hits, Refusal("no_passages", [], "索引中没有相关资料"), config.refusal_sources)
+    ranked = _candidates(q, hits, chunks, article_text, idf, config)
     if reader is not None and policy is not None:
         ranked = _read(q, ranked, reader, policy)
-        chosen = _select_learned(q, ranked, policy)
+        chosen = _select_learned(q, ranked, policy, config)
         reason = _refusal_reason(ranked, policy.vetoes)
     else:
-        chosen = _select(q, ranked)
+        chosen = _select(q, ranked, config)
         reason = _refusal_reason(ranked)
     if not chosen:
-        return refusal(q.text, hits, reason)
+        return refusal(hits, reason, config.refusal_sources)
     if q.kind == "list" and _needs_more_items(q.text, chosen[0].sentence):
-        items = _lead_ins(chosen[0], article_chunks(chosen[0].hit.article_id))
+        items = _lead_ins(chosen[0], article_chunks(chosen[0].hit.article_id), config)
         if items:
             chosen = [chosen[0]] + items
     numbers: dict[str, int] = {}
     citations: list[Citation] = []
-    parts: list[str] = []
+    parts: list[AnswerPart] = []
     for cand in chosen:
         if cand.hit.chunk_id not in numbers:
             numbers[cand.hit.chunk_id] = len(numbers) + 1
             citations.append(_citation(numbers[cand.hit.chunk_id], cand.hit))
-        text = cand.sentence if q.kind == "list" else _trim(cand.sentence, q.terms, q)
+        text = cand.sentence if q.kind == "list" else _trim(cand.sentence, q.terms, q, config.max_sentence_chars)
         sentence = _annotate_relative(text, _article_year(cand.hit.date))
         sentence = re.sub(r"[；;，,、：:]$", "", sentence)  # a clause cut at "；" ends as a sentence
         if not re.search(r"[。！？!?…”]$", sentence):
             sentence += "。"
-        parts.append(f"{sentence}[{numbers[cand.hit.chunk_id]}]")
+        parts.append(AnswerPart(sentence, numbers[cand.hit.chunk_id], cand.hit.chunk_id, cand.span))
     if q.kind == "compare" and len(q.places) >= 2:
-        found = {p for p in q.places if any(strip_admin_suffix(p) in c.sentence or strip_admin_suffix(p) in c.hit.title for c in chosen)}
+        found = {p for p in q.places if any(place_stem(p) in c.sentence or place_stem(p) in c.hit.title for c in chosen)}
         for place in q.places:
             if place not in found:
-                parts.append(f"资料中没有找到关于“{place}”的相应内容。")
-    return Answer("".join(parts), False, citations)
+                parts.append(AnswerPart(f"资料中没有找到关于“{place}”的相应内容。"))
+    return Answer(parts, citations)

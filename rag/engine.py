@@ -9,52 +9,48 @@ removing articles makes a new Engine (`with_index`) that replaces the old one.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from rag.compose import compose, refusal
+from rag.config import (
+    COMPOSERS,
+    DEFAULT,
+    DEFAULT_COMPOSER,
+    DEFAULT_TOP_K,
+    MAX_QUESTION_CHARS,
+    MAX_TOP_K,
+    Config,
+)
 from rag.embedders import Embedder, make_embedder
-from rag.errors import InputError
+from rag.errors import ArticleNotFound, InputError
 from rag.followup import rewrite
 from rag.index import Index, load_index
 from rag.llm import LLMClient
+from rag.profile import active as active_profile
 from rag.question import analyze, split_comparison
 from rag.reader import Reader, ReaderPolicy
-from rag.retrieve import MODES, Filters, search
-from rag.types import Answer, Article, Chunk, Citation, Hit
+from rag.retrieve import Filters, search
+from rag.types import MODES, Answer, AnswerPart, Article, Chunk, Citation, Hit, Refusal
 
-__all__ = ["Engine", "COMPOSERS", "MAX_QUESTION_CHARS", "MAX_TOP_K", "validate_question"]
+__all__ = ["Engine", "COMPOSERS", "validate_question"]
 
-# "learned": the sentence reader ranks the candidate sentences, the rule checks veto (see its policy);
-# "rules": every rule check of rag/compose.py must pass, the rules' score ranks. The default is the one
-# that wins on the test splits: on 2026-11-27 they tied on accuracy (0.774 rules vs 0.766 learned over
-# 124 answerable test questions, eval/README.md) and rules answer in 16 ms instead of ~300, so rules.
-COMPOSERS = ("learned", "rules")
-DEFAULT_COMPOSER = "rules"
-
-MAX_QUESTION_CHARS = 1000
-MAX_TOP_K = 20
-# The composer reads at least this many passages, even when fewer are to be shown.
-COMPOSE_POOL = 8
-# The dense leg's share in fusion. BM25 leads on this press, so fusion leans on it: on
-# eval/gold.jsonl hybrid hit@1 is 0.83 at 0.5 and 0.85 at 0.3, hit@5 0.98 at both
-# (bm25 alone 0.81/0.99, dense alone 0.72/0.95).
-DENSE_WEIGHT = 0.3
 
 
 def validate_question(question: object, max_chars: int = MAX_QUESTION_CHARS) -> str:
     if not isinstance(question, str):
-        raise InputError("the question must be a string")
+        raise InputError("the question must be a string", field="question")
     question = question.strip()
     if not question:
-        raise InputError("the question is empty: type a question (问题不能为空)")
+        raise InputError("the question is empty: type a question (问题不能为空)", field="question")
     if len(question) > max_chars:
         raise InputError(
-            f"the question is {len(question)} characters long; the limit is {max_chars} (问题太长，请缩短)"
+            f"the question is {len(question)} characters long; the limit is {max_chars} (问题太长，请缩短)",
+            field="question",
         )
     return question
 
@@ -82,16 +78,19 @@ def _hit(c: Citation) -> Hit:
 
 class Engine:
     def __init__(self, index: Index, embedder: Embedder, llm: LLMClient | None = None,
-                 max_question_chars: int = MAX_QUESTION_CHARS, reader: Reader | None = None,
+                 config: Config = DEFAULT, reader: Reader | None = None,
                  policy: ReaderPolicy | None = None) -> None:
         self.index = index
         self.reader = reader
         self.policy = policy or (ReaderPolicy() if reader else None)
         self.embedder = embedder
-        self.fusion = "rrf"  # or "weighted" (min-max normalised scores)
-        self.dense_weight = DENSE_WEIGHT
+        self.config = config
+        # Retrieval as configured; a dense weight left open is the corpus profile's (rag.profile).
+        weight = config.retrieval.dense_weight
+        self.retrieval = dataclasses.replace(
+            config.retrieval, dense_weight=active_profile().dense_weight if weight is None else weight)
         self.llm = llm
-        self.max_question_chars = max_question_chars
+        self.max_question_chars = config.max_question_chars
         self.chunks_by_id = {c.id: c for c in index.chunks}
         self._texts = [c.context_text() for c in index.chunks]
         self._article_texts = {a.id: a.title + "\n" + a.text for a in index.articles.values()}
@@ -113,7 +112,7 @@ class Engine:
 
     @classmethod
     def open(cls, index_dir: Path, embedder: Embedder | str | None = None, llm: LLMClient | None = None,
-             max_question_chars: int = MAX_QUESTION_CHARS, composer: str = DEFAULT_COMPOSER,
+             config: Config = DEFAULT, composer: str = DEFAULT_COMPOSER,
              reader_dir: Path | None = None) -> Engine:
         """Load the index at index_dir; the embedder defaults to the one it was built with.
         `composer` is "learned" (the shipped reader, or the one in reader_dir) or "rules"."""
@@ -129,7 +128,7 @@ class Engine:
                                      f"st:{built[3:]}")
         reader = Reader.load(reader_dir) if composer == "learned" else None
         policy = ReaderPolicy.load(reader_dir) if reader else None
-        engine = cls(index, embedder, llm, max_question_chars, reader, policy)
+        engine = cls(index, embedder, llm, config, reader, policy)
         engine.warm_up()
         return engine
 
@@ -139,8 +138,8 @@ class Engine:
         The API swaps its engine for the new one in one assignment: a question already under
         way finishes on the engine it started with, so no answer mixes two indexes.
         """
-        engine = type(self)(index, self.embedder, self.llm, self.max_question_chars, self.reader, self.policy)
-        engine.fusion, engine.dense_weight = self.fusion, self.dense_weight
+        engine = type(self)(index, self.embedder, self.llm, self.config, self.reader, self.policy)
+        engine.max_question_chars = self.max_question_chars
         return engine
 
     def warm_up(self) -> None:
@@ -152,7 +151,7 @@ class Engine:
 
     # ------------------------------------------------------------------ search
 
-    def search_timed(self, query: str, top_k: int = 5, mode: str = "hybrid",
+    def search_timed(self, query: str, top_k: int = DEFAULT_TOP_K, mode: str = "hybrid",
                      filters: dict | Filters | None = None) -> tuple[list[Hit], dict[str, float]]:
         query = validate_question(query, self.max_question_chars)
         _validate_top_k(top_k)
@@ -161,7 +160,7 @@ class Engine:
         started = time.perf_counter()
         parsed = filters if isinstance(filters, Filters) or filters is None else Filters.from_dict(filters)
         hits, timings = search(self.index, self.embedder, query, top_k, mode, parsed,  # type: ignore[arg-type]
-                               self.fusion, self.dense_weight)  # type: ignore[arg-type]
+                               self.retrieval)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         self._provenance(hits)
         return hits, {k: round(v, 2) for k, v in timings.items()}
@@ -173,12 +172,12 @@ class Engine:
             if article is not None:
                 item.date_source, item.publication = article.date_source, article.publication
 
-    def search(self, query: str, top_k: int = 5, mode: str = "hybrid", filters: dict | None = None) -> list[Hit]:
+    def search(self, query: str, top_k: int = DEFAULT_TOP_K, mode: str = "hybrid", filters: dict | None = None) -> list[Hit]:
         return self.search_timed(query, top_k, mode, filters)[0]
 
     # ------------------------------------------------------------------ answers
 
-    def ask(self, question: str, top_k: int = 5, history: list[dict] | None = None, mode: str = "hybrid",
+    def ask(self, question: str, top_k: int = DEFAULT_TOP_K, history: list[dict] | None = None, mode: str = "hybrid",
             filters: dict | None = None) -> Answer:
         started = time.perf_counter()
         question = validate_question(question, self.max_question_chars)
@@ -189,18 +188,18 @@ class Engine:
         if sides:
             answer, timings = self._compare(standalone, sides, top_k, mode, filters)
         else:
-            hits, timings = self.search_timed(standalone, max(top_k, COMPOSE_POOL), mode, filters)
+            hits, timings = self.search_timed(standalone, max(top_k, self.retrieval.compose_pool), mode, filters)
             compose_started = time.perf_counter()
             answer = self._compose(parsed, hits)
             timings["compose_ms"] = round((time.perf_counter() - compose_started) * 1000, 2)
         if len(answer.citations) > top_k:  # keep the promise of top_k sources
-            answer = self._limit(answer, top_k, standalone, [_hit(c) for c in answer.citations])
+            answer = self._limit(answer, top_k, [_hit(c) for c in answer.citations])
         if self.llm and not answer.refused:
             llm_started = time.perf_counter()
             generated = self.llm.answer(standalone, answer.citations)
             timings["llm_ms"] = round((time.perf_counter() - llm_started) * 1000, 2)
             if generated:
-                answer = Answer(generated, False, answer.citations)
+                answer = Answer(generated, answer.citations)
         timings["total_ms"] = round((time.perf_counter() - started) * 1000, 2)
         self._provenance(answer.citations)
         answer.timings_ms = timings
@@ -209,18 +208,19 @@ class Engine:
 
     def _compose(self, parsed, hits: list[Hit]) -> Answer:
         return compose(parsed, hits, self.chunks_by_id, self.idf, self._article_text, self._chunks_of,
-                       self.reader, self.policy)
+                       self.reader, self.policy, self.config.compose)
 
     def _compare(self, question: str, sides: list[str], top_k: int, mode: str,
                  filters: dict | None) -> tuple[Answer, dict[str, float]]:
         """Answer each side of a comparison from its own retrieval, cited separately."""
         timings: dict[str, float] = {}
-        parts: list[str] = []
+        parts: list[AnswerPart] = []
         citations: list[Citation] = []
+        missing: list[str] = []
         by_chunk: dict[str, int] = {}
         first_hits: list[Hit] = []
         for side in sides:
-            hits, side_timings = self.search_timed(side, max(top_k, COMPOSE_POOL), mode, filters)
+            hits, side_timings = self.search_timed(side, max(top_k, self.retrieval.compose_pool), mode, filters)
             for key, value in side_timings.items():
                 timings[key] = round(timings.get(key, 0.0) + value, 2)
             first_hits = first_hits or hits
@@ -228,37 +228,35 @@ class Engine:
             answer = self._compose(parsed, hits)
             if answer.refused:
                 name = parsed.entities[0] if parsed.entities else side
-                parts.append(f"资料中没有找到关于“{name}”的相应内容。")
+                parts.append(AnswerPart(f"资料中没有找到关于“{name}”的相应内容。"))
+                missing.append(name)
                 continue
-            old = {c.n: c for c in answer.citations}
             for c in answer.citations:
                 if c.chunk_id not in by_chunk:
                     by_chunk[c.chunk_id] = len(by_chunk) + 1
-                    citations.append(Citation(by_chunk[c.chunk_id], c.chunk_id, c.article_id, c.title, c.date,
-                                              c.source, c.text, c.score))
-            parts.append(re.sub(r"\[(\d+)\]", lambda m: f"[{by_chunk[old[int(m.group(1))].chunk_id]}]", answer.answer))
+                    citations.append(dataclasses.replace(c, n=by_chunk[c.chunk_id]))
+            parts += [dataclasses.replace(p, n=by_chunk[p.chunk_id]) if p.chunk_id else p for p in answer.parts]
         if not citations:
-            return refusal(question, first_hits), timings
-        return Answer("".join(parts), False, citations), timings
+            return refusal(first_hits, Refusal("entity", missing), self.config.compose.refusal_sources), timings
+        return Answer(parts, citations), timings
 
-    def _limit(self, answer: Answer, top_k: int, question: str, hits: list[Hit]) -> Answer:
-        """Keep the first top_k citations and the sentences that cite them (and any closing
-        sentence without a marker, such as "资料中没有找到关于…")."""
+    def _limit(self, answer: Answer, top_k: int, hits: list[Hit]) -> Answer:
+        """Keep the first top_k citations and the sentences that cite them (and the sentences
+        that cite nothing, such as "资料中没有找到关于…")."""
+        if answer.refused:
+            return dataclasses.replace(answer, citations=answer.citations[:top_k])
         keep = {c.n for c in answer.citations[:top_k]}
-        parts = re.findall(r"(.*?\[(\d+)\])", answer.answer)
-        if not parts:
-            return refusal(question, hits[:top_k])
-        tail = answer.answer[sum(len(p) for p, _ in parts):]
-        text = "".join(p for p, n in parts if int(n) in keep) + tail
-        return Answer(text, answer.refused, [c for c in answer.citations if c.n in keep])
+        parts = [p for p in answer.parts if p.n is None or p.n in keep]
+        if not any(p.n is not None for p in parts):
+            return refusal(hits[:top_k], None, self.config.compose.refusal_sources)
+        return Answer(parts, [c for c in answer.citations if c.n in keep])
 
-    def ask_stream(self, question: str, top_k: int = 5, history: list[dict] | None = None, mode: str = "hybrid",
+    def ask_stream(self, question: str, top_k: int = DEFAULT_TOP_K, history: list[dict] | None = None, mode: str = "hybrid",
                    filters: dict | None = None) -> Iterator[dict]:
         """The answer as events: text pieces, then the citations, then the whole answer."""
         answer = self.ask(question, top_k, history, mode, filters)
-        for piece in re.findall(r".*?(?:\[\d+\]|[。；！？]|$)", answer.answer):
-            if piece:
-                yield {"event": "delta", "text": piece}
+        for piece in answer.pieces():
+            yield {"event": "delta", "text": piece}
         yield {"event": "citations", "citations": [c.to_dict() for c in answer.citations]}
         yield {"event": "done", "answer": answer.to_dict()}
 
@@ -273,7 +271,7 @@ class Engine:
     def article(self, article_id: str) -> Article:
         article = self.index.articles.get(article_id)
         if article is None:
-            raise InputError(f"no article with id {article_id!r}: ids come from citations or GET /articles")
+            raise ArticleNotFound(article_id)
         return article
 
     def health(self) -> dict:

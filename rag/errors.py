@@ -7,7 +7,19 @@ class RagError(Exception):
 
 
 class InputError(RagError):
-    """A bad question, parameter or file."""
+    """A bad question, parameter or file; `field` names the input at fault when one is."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ArticleNotFound(InputError):
+    """No article has the id asked for (HTTP 404)."""
+
+    def __init__(self, article_id: str) -> None:
+        self.article_id = article_id
+        super().__init__(f"no article with id {article_id!r}: ids come from citations or GET /articles")
 
 
 class IndexMissingError(RagError):

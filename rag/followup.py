@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import re
 
-from rag.question import YEAR, analyze, strip_admin_suffix
+from rag.question import analyze
+from rag.profile import place_stem
+from rag.text import ADMIN_SUFFIX, RELATIVE_YEARS, YEAR
 
 __all__ = ["rewrite", "last_user_question"]
 
 _ELLIPTICAL = re.compile(r"^(?:那么?|那|还有|再问一下|再看看|换成|改成)?\s*(.{1,16}?)\s*(?:的情况|怎么样|如何|呢)[？?。]?$")
 _PRONOUNS = ("该市", "该区", "该县", "该镇", "这个市", "这个区", "那里", "当地", "它们", "它")
-_PLACE_TAIL = re.compile(r"(?:新区|街道|市|区|县|镇)$")
+_PLACE_TAIL = re.compile(ADMIN_SUFFIX + "$")
 
 
 def last_user_question(history: list[dict] | None) -> str | None:
@@ -45,15 +47,14 @@ def rewrite(question: str, history: list[dict] | None) -> str:
     if match and not re.search(r"多少|哪些|什么|哪|谁|几", match.group(1)):
         focus = match.group(1).strip()
         years = [int(y) for y in YEAR.findall(focus)]
-        relative = {"去年": -1, "前年": -2, "明年": 1, "今年": 0}
         if years:
             return _swap_year(previous, years[0])
-        if focus in relative and prev.years:
-            return _swap_year(previous, prev.years[0] + relative[focus])
-        place = strip_admin_suffix(focus) if _PLACE_TAIL.search(focus) else focus
+        if focus in RELATIVE_YEARS and prev.years:
+            return _swap_year(previous, prev.years[0] + RELATIVE_YEARS[focus])
+        place = place_stem(focus) if _PLACE_TAIL.search(focus) else focus
         if prev.places:
             old = prev.places[0]
-            pattern = re.escape(old) + r"(?:新区|街道|市|区|县|镇)?"
+            pattern = re.escape(old) + ADMIN_SUFFIX + "?"
             return re.sub(pattern, place, previous, count=1)
         if prev.orgs:
             return previous.replace(prev.orgs[0], place, 1)

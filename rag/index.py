@@ -46,6 +46,10 @@ from rag.corpus import list_corpus_files, load_corpus
 from rag.embedders import Embedder
 from rag.errors import IndexConflictError, IndexMismatchError, IndexMissingError, InputError, RagError
 from rag.meta import entry_key, read_sidecar
+from rag.config import CHUNK_CHARS
+from rag.profile import Profile, from_manifest, load_profile, resolve_profile
+from rag.profile import activate as activate_profile
+from rag.profile import active as active_profile
 from rag.tokenize import tokenize, tokenizer_id
 from rag.types import Article, Chunk, content_id
 
@@ -304,6 +308,7 @@ def load_index(index_dir: Path, embedder_id: str | None = None) -> Index:
             f"in use is {embedder_id!r}: rebuild with {repair_command(index_dir, manifest, ' --embedder <yours>')}, "
             f"or set RAG_EMBEDDER to match"
         )
+    activate_profile(from_manifest(manifest.get("profile")))  # its places, dictionary and weights
     if manifest.get("tokenizer") != tokenizer_id():
         raise IndexMismatchError(
             f"the index at {index_dir} was tokenised with {manifest.get('tokenizer')!r}, "
@@ -578,15 +583,20 @@ def build_index(
     index_dir: Path,
     embedder: Embedder,
     *,
-    chunk_chars: int = 300,
+    chunk_chars: int = CHUNK_CHARS,
     rebuild: bool = False,
     progress: bool = True,
+    profile: str | Path | None = None,
 ) -> BuildReport:
     """Build or incrementally update the index of a corpus folder or file.
 
     One build of an index folder at a time (a lock file beside it; a second build stops
     with a message). The folder is replaced only when it holds an index of this same
     corpus, or with rebuild=True; a folder holding other files is never replaced.
+
+    `profile` (a shipped name or a folder, rag.profile) is the corpus profile; without one, an
+    update keeps the profile the index was built with, and a new index takes the one the corpus
+    names in its `.rag-profile`, else the national one. The manifest records it.
     """
     source, index_dir = Path(source), Path(index_dir)
     with _build_lock(index_dir):
@@ -595,7 +605,21 @@ def build_index(
         _check_target(index_dir)
         if not rebuild:
             _check_owner(index_dir, source)
+        activate_profile(_build_profile(index_dir, source, profile, rebuild))
         return _build(source, index_dir, embedder, chunk_chars, rebuild, progress)
+
+
+def _build_profile(index_dir: Path, source: Path, profile: str | Path | None, rebuild: bool) -> Profile:
+    if profile:
+        return load_profile(profile)
+    if not rebuild:
+        try:
+            recorded = _read_manifest(index_dir).get("profile")
+        except (RagError, OSError, ValueError):
+            recorded = None
+        if recorded:
+            return from_manifest(recorded)
+    return resolve_profile(None, source)
 
 
 def _build(source: Path, index_dir: Path, embedder: Embedder, chunk_chars: int, rebuild: bool,
@@ -691,6 +715,7 @@ def _build(source: Path, index_dir: Path, embedder: Embedder, chunk_chars: int, 
         "format_version": FORMAT_VERSION,
         "embedder": {"id": embedder.id, "dim": embedder.dim},
         "tokenizer": tokenizer_id(),
+        "profile": active_profile().manifest(),
         "chunk_chars": chunk_chars,
         "dense_index": "hnsw" if len(chunks) >= HNSW_MIN_CHUNKS else "flat",
         "source": str(source.resolve()),

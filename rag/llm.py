@@ -4,7 +4,8 @@ The model sees the same numbered passages the extractive composer used and is to
 only what they say, with a [n] marker after each sentence. Its answer is accepted only when
 every marker names a listed passage, at least one marker is present, and every number in the
 answer appears in the passages it cites; otherwise (and on any error or timeout) the caller
-keeps the extractive answer.
+keeps the extractive answer. The reply is the one place where text with `[n]` markers enters
+the system: `answer` parses it once into answer parts (`rag.text.parse_marked`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 
 import httpx
 
-from rag.types import Citation
+from rag.text import parse_marked
+from rag.types import AnswerPart, Citation
 
-__all__ = ["LLMClient", "check_generated"]
+__all__ = ["LLMClient", "check_generated", "parse_reply"]
 
 log = logging.getLogger(__name__)
 
@@ -27,31 +29,43 @@ SYSTEM_PROMPT = (
     "数字必须与资料完全一致。资料中没有答案时，只回答：资料中没有找到能回答这个问题的内容。"
 )
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_MARKER = re.compile(r"\[(\d+)\]")
 
 
 def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def check_generated(answer: str, citations: list[Citation]) -> str | None:
-    """None when the generated answer is acceptable, else the reason it is not."""
+def check_generated(parts: list[AnswerPart], citations: list[Citation]) -> str | None:
+    """None when the generated answer's parts are acceptable, else the reason they are not."""
     by_n = {c.n: c for c in citations}
-    markers = [int(m) for m in _MARKER.findall(answer)]
+    markers = [p.n for p in parts if p.n is not None]
     if not markers:
         return "no citation markers"
     if any(n not in by_n for n in markers):
         return f"marker outside 1..{len(citations)}"
-    # Each sentence's numbers must stand in the passages that sentence cites.
-    for sentence in re.findall(r"[^\[\]]*?(?:\[\d+\])+", answer):
-        cited = " ".join(_squash(by_n[int(n)].text + by_n[int(n)].title) for n in _MARKER.findall(sentence))
-        for number in _NUMBER.findall(_MARKER.sub("", sentence)):
+    # Each sentence's numbers must stand in the passages that sentence cites; a part with no
+    # text ("…[1][2]") adds its passage to the sentence before it.
+    sentences: list[tuple[str, list[int]]] = []
+    for part in parts:
+        if part.n is None:
+            if _NUMBER.search(part.text):
+                return "a number after the last marker"
+        elif part.text or not sentences:
+            sentences.append((part.text, [part.n]))
+        else:
+            sentences[-1][1].append(part.n)
+    for text, cites in sentences:
+        cited = " ".join(_squash(by_n[n].text + by_n[n].title) for n in cites)
+        for number in _NUMBER.findall(text):
             if number not in cited:
                 return f"number {number} not in the cited passages"
-    tail = _MARKER.sub("", answer.split("]")[-1]) if "]" in answer else answer
-    if _NUMBER.search(tail):
-        return "a number after the last marker"
     return None
+
+
+def parse_reply(text: str, citations: list[Citation]) -> list[AnswerPart]:
+    """The model's reply as answer parts: one per `[n]` marker, with the passage it names."""
+    chunk_of = {c.n: c.chunk_id for c in citations}
+    return [AnswerPart(t, n, chunk_of.get(n) if n is not None else None) for t, n in parse_marked(text)]
 
 
 @dataclass
@@ -78,15 +92,16 @@ class LLMClient:
         response.raise_for_status()
         return str(response.json()["choices"][0]["message"]["content"]).strip()
 
-    def answer(self, question: str, citations: list[Citation]) -> str | None:
-        """A checked generated answer, or None (and a log line) when it cannot be used."""
+    def answer(self, question: str, citations: list[Citation]) -> list[AnswerPart] | None:
+        """A checked generated answer, as parts, or None (and a log line) when it cannot be used."""
         try:
             text = self.generate(question, citations)
         except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError) as exc:
             log.warning("LLM endpoint failed (%s); using the extractive answer", exc)
             return None
-        problem = check_generated(text, citations)
+        parts = parse_reply(text, citations)
+        problem = check_generated(parts, citations)
         if problem:
             log.warning("LLM answer rejected (%s); using the extractive answer", problem)
             return None
-        return text
+        return parts

@@ -15,7 +15,9 @@ its `[n]` markers. Extensions, in the response and in the last chunk of a stream
 
 - `citations`: the sources, `[{n, chunk_id, article_id, title, date, date_source, source,
   publication, text, score}]`, the same list `POST /ask` returns;
-- `refused`: true when the articles do not hold the answer.
+- `refused`: true when the articles do not hold the answer;
+- `parts` and `refusal`: the answer as structure, as `POST /ask` returns them (each sentence with its
+  citation and the span it quotes; why a refusal refused and what was missing).
 
 Optional request fields beyond OpenAI's (send them with `extra_body=` in the `openai`
 package): `top_k` (1–20), `mode` (hybrid, dense, bm25), `filters` (as for `/ask`).
@@ -28,7 +30,6 @@ send it as `Authorization: Bearer <key>`.
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -38,8 +39,11 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from rag.engine import MAX_QUESTION_CHARS, MAX_TOP_K, Engine
+from rag.config import DEFAULT_TOP_K, MAX_QUESTION_CHARS, MAX_TOP_K
+from rag.engine import Engine
+from rag.api_schema import AnswerPartModel, RefusalModel
 from rag.errors import InputError
+from rag.types import RetrievalMode
 
 __all__ = ["MODEL_ID", "OpenAIError", "make_router", "openai_error", "question_and_history"]
 
@@ -112,8 +116,8 @@ class ChatRequest(BaseModel):
     )
     stream: bool = False
     n: Annotated[int, Field(ge=1, le=1), BeforeValidator(_whole)] | None = Field(None, description="only one choice is made")
-    top_k: WholeNumber = Field(5, ge=1, le=MAX_TOP_K, description="extension: how many sources to cite at most")
-    mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="extension: retrieval mode")
+    top_k: WholeNumber = Field(DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description="extension: how many sources to cite at most")
+    mode: RetrievalMode = Field("hybrid", description="extension: retrieval mode")
     filters: ChatFilters | None = Field(None, description="extension: as for POST /ask")
 
 
@@ -159,6 +163,8 @@ class ChatCompletion(BaseModel):
     choices: list[Choice]
     citations: list[dict[str, Any]] = Field(description="extension: the sources the [n] markers point to")
     refused: bool = Field(description="extension: true when the articles do not hold the answer")
+    parts: list[AnswerPartModel] = Field(description="extension: the answer's sentences with their sources")
+    refusal: RefusalModel | None = Field(description="extension: why the articles do not answer; null when they do")
 
 
 class OpenAIError(Exception):
@@ -239,31 +245,28 @@ def make_router(get_engine, guard) -> APIRouter:
             filters = body.filters.model_dump(exclude_none=True) if body.filters else None
             answer = engine.ask(question, body.top_k, history, body.mode, filters)
         except InputError as exc:
-            raise OpenAIError(400, str(exc), param="messages" if "question" in str(exc) else None) from exc
+            raise OpenAIError(400, str(exc), param="messages" if exc.field == "question" else None) from exc
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         citations = [c.to_dict() for c in answer.citations]
+        structure = {k: v for k, v in answer.to_dict().items() if k in ("parts", "refusal")}
         if not body.stream:
             return {
                 "id": completion_id, "object": "chat.completion", "created": created, "model": body.model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.answer},
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
                              "finish_reason": "stop"}],
-                "citations": citations, "refused": answer.refused,
+                "citations": citations, "refused": answer.refused, **structure,
             }
-        pieces = [e["text"] for e in _pieces(answer.answer)]
+        pieces = answer.pieces()
 
         def stream() -> Iterator[str]:
             yield _chunk(completion_id, created, body.model, {"role": "assistant", "content": ""})
             for piece in pieces:
                 yield _chunk(completion_id, created, body.model, {"content": piece})
-            yield _chunk(completion_id, created, body.model, {}, "stop", citations=citations, refused=answer.refused)
+            yield _chunk(completion_id, created, body.model, {}, "stop", citations=citations, refused=answer.refused,
+                         **structure)
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(stream(), media_type="text/event-stream")
 
     return router
-
-
-def _pieces(text: str) -> list[dict[str, str]]:
-    """The answer cut after each marker or sentence end, as the other stream does."""
-    return [{"text": p} for p in re.findall(r".*?(?:\[\d+\]|[。；！？]|$)", text) if p]

@@ -26,7 +26,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.clean import CJK, display_width, fix_spaces, is_sentence_end, join_lines, split_sentences
+from rag.clean import CJK, display_width, fix_spaces, is_sentence_end, join_lines
+from rag.text import split_sentences
 
 __all__ = ["Piece", "derive_title", "detect_layout", "find_date", "find_month_day", "paragraph_kind", "split_page"]
 
@@ -405,7 +406,7 @@ def derive_title(paragraphs: list[str], limit: int = 30) -> str:
     for text in paragraphs:
         if _classify(text) in ("byline", "caption", "note", "closing"):
             continue
-        sentence = split_sentences(_LEAD_PREFIX.sub("", text[: 4 * limit]).strip())[0]
+        sentence = split_sentences(_LEAD_PREFIX.sub("", text[: 4 * limit]).strip(), strip=False)[0]
         sentence = sentence.rstrip("。！？!?；;…”’").strip()[:limit].strip()
         if sentence:
             return sentence

@@ -11,21 +11,26 @@ near misses (right county, wrong year or metric), so refusal checks these parts 
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from rag.text import (
+    COUNTY_SUFFIX,
+    COUNTY_SUFFIXES,
+    DIGITS,
+    MAGNITUDE,
+    NUMBER_WITH_UNIT,
+    ORDINAL,
+    RELATIVE_YEARS,
+    UNIT,
+    YEAR,
+    YEAR_BEFORE_PERIOD,
+)
+from rag.profile import active as active_profile
+from rag.profile import place_stem
 
-__all__ = ["Question", "analyze", "places_in", "strip_admin_suffix", "PLACE_SUFFIXES"]
+__all__ = ["Question", "analyze", "places_in", "split_comparison"]
 
-PLACE_SUFFIXES = ("新区", "街道", "省", "市", "区", "县", "镇", "乡", "村")
-# Places too broad to decide anything: every article in this press is about Shandong.
-GENERIC_PLACES = {
-    "山东", "山东省", "全省", "我省", "中国", "全国", "国家", "全市", "全区", "全县", "该市", "该区", "该县",
-    "本市", "城市", "地区", "地方", "县域", "城区", "市区", "园区", "片区", "省市", "市县", "区县", "外地",
-    "本地", "当地", "各地", "省里", "市里", "国内", "国外", "境内", "境外", "海外",
-}
 # Words that say how to ask, not what about.
 QUESTION_WORDS = (
     "多少", "几", "哪些", "哪个", "哪家", "哪一年", "哪年", "哪一", "哪", "什么", "谁", "何时", "何地",
@@ -33,20 +38,6 @@ QUESTION_WORDS = (
     "情况", "方面", "主要", "具体", "一下", "介绍", "相关", "有关", "通过", "采取", "了", "的", "在", "和",
     "与", "及", "对", "从", "把", "被", "年", "月", "日", "时候", "当年", "期间", "目前", "截至",
 )
-# A number with its unit, as these articles print them ("1308万元", "16.1%", "900亿元").
-UNIT = (
-    r"(?:万亿元|亿美元|万美元|亿元|万元|千元|元|美元|万人次|人次|万人|余人|人|名|位|户|家|个|项|所|座|处|条|批|件|"
-    r"台|套|辆|艘|架|亩|万亩|公顷|平方米|平方公里|公里|千米|米|吨|万吨|千瓦|万千瓦|兆瓦|MW|MWh|GW|倍|%|％|"
-    r"个百分点|次|期|届|位次|强|类|种|股|层|间|张|场|天|年|月|日)"
-)
-NUMBER = r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十百千]+)"
-MAGNITUDE = r"(?:万亿|千亿|百亿|亿|千万|百万|万|千|百)"
-NUMBER_WITH_UNIT = re.compile(
-    NUMBER + r"\s*(?:多|余|近|约)?\s*(?:" + MAGNITUDE + r"?\s*(?:多|余)?\s*" + UNIT + "|" + MAGNITUDE + ")"
-)
-ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+[批届期轮]|首批|首届")
-DIGITS = re.compile(r"\d+(?:\.\d+)?")
-YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 MONEY_WORDS = ("投资", "产值", "收入", "零售额", "资金", "报酬", "贷款", "总额", "价值", "营收", "利润", "税收", "金额", "规模", "生产总值", "GDP", "额")
 PERCENT_WORDS = ("比重", "占比", "增速", "增长率", "率", "百分之", "提升", "下降", "增幅", "配套率", "占有率")
 PERIOD_WORDS = ("上半年", "下半年", "一季度", "二季度", "三季度", "四季度", "首季", "年末", "年底", "年初", "1~6月", "1-6月")
@@ -61,7 +52,7 @@ class Question:
     orgs: list[str] = field(default_factory=list)
     years: list[int] = field(default_factory=list)
     periods: list[str] = field(default_factory=list)
-    relative_years: list[str] = field(default_factory=list)  # 今年 / 去年 / 明年 in the question
+    relative_years: list[str] = field(default_factory=list)  # 今年 / 去年 / 明年 / 前年 in the question
     terms: list[str] = field(default_factory=list)  # the metric and topic words, for coverage
     focus: str | None = None  # the word the question asks the value of ("总产值" in "总产值是多少")
     focus_words: list[str] = field(default_factory=list)  # focus and the noun joined to it ("进出口总额")
@@ -70,14 +61,6 @@ class Question:
     @property
     def entities(self) -> list[str]:
         return self.places + self.orgs
-
-
-def strip_admin_suffix(name: str) -> str:
-    """"招远市" -> "招远", "黄渤海新区" -> "黄渤海"; names too short to stand alone stay whole."""
-    for suffix in PLACE_SUFFIXES:
-        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
-            return name[: -len(suffix)]
-    return name
 
 
 def _pos_tokenizer():
@@ -92,20 +75,9 @@ def _pos_tokenizer():
 
 
 _POS = None
-# Known organisation endings: a token ending so names a company or institution.
-_ORG_ENDINGS = ("集团", "公司", "轮胎", "港口", "化学", "药业", "食品", "电子", "银行", "大学", "学院", "研究院", "矿业")
-
-
-PLACES_PATH = Path(__file__).parent / "data" / "places.txt"
-
-
-@functools.lru_cache(maxsize=1)
 def _gazetteer() -> tuple[str, ...]:
-    names = []
-    for line in PLACES_PATH.read_text(encoding="utf-8").splitlines():
-        if not line.startswith("#"):
-            names += line.split()
-    return tuple(sorted(set(names), key=len, reverse=True))
+    """The active profile's place names, longest first."""
+    return active_profile().places
 
 
 def places_in(text: str) -> list[str]:
@@ -123,32 +95,31 @@ def places_in(text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-_SUFFIXED_PLACE = re.compile(r"([\u4e00-\u9fa5]{2,3})(?=新区|市|区|县)")
-
-
 def _entities(text: str) -> tuple[list[str], list[str]]:
+    profile = active_profile()
+    generic = profile.generic_places
     places: list[str] = places_in(text)
     orgs: list[str] = []
     words = _pos_tokenizer().lcut(text)
     for (word, _flag), (after, _) in zip(words, words[1:] + [("", "")]):
         # "蓬莱" + "区": a name jieba does not know, followed by an administrative suffix.
-        if after in ("市", "区", "县", "新区") and len(word) >= 2 and word not in GENERIC_PLACES and \
+        if after in COUNTY_SUFFIXES and len(word) >= 2 and word not in generic and \
                 re.fullmatch(r"[\u4e00-\u9fa5]+", word) and not word.startswith(("全", "该", "本", "各", "我")):
             if not any(word in p or p in word for p in places):
                 places.append(word)
     for word, flag in words:
-        if len(word) < 2 or word in GENERIC_PLACES:
+        if len(word) < 2 or word in generic:
             continue
-        stem = strip_admin_suffix(word)
-        if stem in GENERIC_PLACES or stem.startswith(("全", "该", "本", "各", "我")):
+        stem = place_stem(word)
+        if stem in generic or stem.startswith(("全", "该", "本", "各", "我")):
             continue
-        if flag == "ns" or (word.endswith(("市", "区", "县", "镇", "新区")) and len(word) >= 3 and flag.startswith("n")):
+        if flag == "ns" or (word.endswith(COUNTY_SUFFIXES + ("镇",)) and len(word) >= 3 and flag.startswith("n")):
             if not any(stem in p or p in stem for p in places):
                 places.append(stem)
-        elif flag in ("nt", "nz") or word.endswith(_ORG_ENDINGS):
+        elif flag in ("nt", "nz") or word.endswith(profile.org_endings):
             orgs.append(word)
     orgs = list(dict.fromkeys(orgs))
-    places = [p for p in dict.fromkeys(places) if p not in GENERIC_PLACES and strip_admin_suffix(p) != "山东"
+    places = [p for p in dict.fromkeys(places) if p not in generic and place_stem(p) not in generic
               and not any(p in org for org in orgs)]  # "东港" in "山东港口", "烟台" in "烟台综合保税区"
     places.sort(key=lambda p: text.find(p) if p in text else len(text))
     return places, orgs
@@ -209,18 +180,18 @@ def analyze(text: str) -> Question:
     kind, unit = _kind_and_unit(text)
     places, orgs = _entities(text)
     years = [int(y) for y in YEAR.findall(text)]
-    years += [int(y) for y in re.findall(r"((?:19|20)\d{2})(?=年度|年末|年底|上半年)", text) if int(y) not in years]
+    years += [int(y) for y in YEAR_BEFORE_PERIOD.findall(text) if int(y) not in years]
     periods = [p for p in PERIOD_WORDS if p in text]
-    relative = [w for w in ("今年", "去年", "明年", "前年") if w in text]
+    relative = [w for w in RELATIVE_YEARS if w in text]
     skip = set(places) | set(orgs) | {str(y) for y in years}
     terms = []
     for token in _words(text):
-        bare = strip_admin_suffix(token)
+        bare = place_stem(token)
         if token in skip or bare in skip or any(token in e for e in places + orgs):
             continue
         if token in QUESTION_WORDS or DIGITS.fullmatch(token) or YEAR.fullmatch(token):
             continue
-        if re.fullmatch(r"(?:19|20)\d{2}年?度?", token) or token in PERIOD_WORDS or token in ("今年", "去年", "明年"):
+        if re.fullmatch(r"(?:19|20)\d{2}年?度?", token) or token in PERIOD_WORDS or token in RELATIVE_YEARS:
             continue
         terms.append(token)
     terms = list(dict.fromkeys(terms))
@@ -271,7 +242,7 @@ def split_comparison(text: str, entities: list[str]) -> list[str]:
     ["招远的高新技术企业有多少家？", "环翠区的高新技术企业有多少家？"]; [] when it is not a comparison."""
     spans = {}
     for name in entities:
-        match = re.search(re.escape(name) + r"(?:新区|市|区|县)?", text)
+        match = re.search(re.escape(name) + COUNTY_SUFFIX + "?", text)
         if match:
             spans[name] = match
     for link in re.finditer(r"和|与|及|跟|、", text):

@@ -11,7 +11,6 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
 
 import numpy as np
 
@@ -19,16 +18,14 @@ from rag.embedders import Embedder
 from rag.errors import InputError
 from rag.index import Index
 from rag.tokenize import tokenize
-from rag.types import Article, Chunk, Hit
+from rag.config import DEFAULT_TOP_K, RetrievalConfig
+from rag.profile import active as active_profile
+from rag.types import MODES, Article, Chunk, Hit, RetrievalMode
 
-__all__ = ["Filters", "MODES", "RRF_K", "search"]
+__all__ = ["Filters", "MODES", "fuse_rrf", "fuse_weighted", "search"]
 
-MODES = ("hybrid", "dense", "bm25")
-# Reciprocal rank fusion constant from Cormack, Clarke & Büttcher (SIGIR 2009): with k=60 a
-# document ranked first by one leg and absent from the other still beats one ranked ~30th by both.
-RRF_K = 60
-CANDIDATES = 50  # per leg, before fusion
-DUPLICATE_JACCARD = 0.8  # character 4-gram overlap above which two chunks count as one
+# The fusion constant, the candidate pool and the duplicate threshold are explained where they
+# are defined: rag.config.RetrievalConfig.
 
 
 def _is_date(value: object) -> bool:
@@ -100,23 +97,29 @@ def _grams(text: str) -> set[str]:
     return {text[i : i + 4] for i in range(max(1, len(text) - 3))}
 
 
-def _is_duplicate(grams: set[str], kept: list[set[str]]) -> bool:
+def _is_duplicate(grams: set[str], kept: list[set[str]], threshold: float) -> bool:
     for other in kept:
         union = len(grams | other)
-        if union and len(grams & other) / union >= DUPLICATE_JACCARD:
+        if union and len(grams & other) / union >= threshold:
             return True
     return False
 
 
-def _rrf(rankings: list[tuple[np.ndarray, float]]) -> dict[int, float]:
+def fuse_rrf(rankings: list[tuple[np.ndarray, float]], k: int = RetrievalConfig.rrf_k) -> dict[int, float]:
+    """Weighted reciprocal rank fusion: sum over legs of weight / (k + rank), rank from 1.
+
+    >>> fuse_rrf([(np.array([7, 3]), 1.0), (np.array([3]), 1.0)], k=60)
+    {7: 0.01639344262295082, 3: 0.03252247488101534}
+    """
     fused: dict[int, float] = {}
     for positions, weight in rankings:
         for rank, pos in enumerate(positions.tolist()):
-            fused[pos] = fused.get(pos, 0.0) + weight / (RRF_K + rank + 1)
+            fused[pos] = fused.get(pos, 0.0) + weight / (k + rank + 1)
     return fused
 
 
-def _weighted(legs: list[tuple[np.ndarray, np.ndarray, float]]) -> dict[int, float]:
+def fuse_weighted(legs: list[tuple[np.ndarray, np.ndarray, float]]) -> dict[int, float]:
+    """Sum over legs of weight x the leg's score min-max normalised to [0, 1] (all equal: 0)."""
     fused: dict[int, float] = {}
     for positions, scores, weight in legs:
         if len(scores) == 0:
@@ -132,20 +135,25 @@ def search(
     index: Index,
     embedder: Embedder,
     query: str,
-    top_k: int = 5,
-    mode: Literal["hybrid", "dense", "bm25"] = "hybrid",
+    top_k: int = DEFAULT_TOP_K,
+    mode: RetrievalMode = "hybrid",
     filters: Filters | None = None,
-    fusion: Literal["rrf", "weighted"] = "rrf",
-    dense_weight: float = 0.5,
+    config: RetrievalConfig | None = None,
 ) -> tuple[list[Hit], dict[str, float]]:
-    """The top_k chunks for a query, with per-stage timings in milliseconds."""
+    """The top_k chunks for a query, with per-stage timings in milliseconds.
+
+    `config` sets fusion, its constant, the pool and the duplicate threshold; its dense_weight,
+    when None, is the active corpus profile's."""
+    cfg = config or RetrievalConfig()
+    fusion = cfg.fusion
+    dense_weight = cfg.dense_weight if cfg.dense_weight is not None else active_profile().dense_weight
     if mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if top_k < 1:
         raise InputError(f"top_k must be >= 1, got {top_k}")
     timings: dict[str, float] = {}
     allowed = filters.mask(index.chunks, index.articles) if filters else None
-    pool = max(CANDIDATES, top_k * 4)
+    pool = max(cfg.candidates, top_k * 4)
     legs_ranked: list[tuple[np.ndarray, float]] = []
     legs_scored: list[tuple[np.ndarray, np.ndarray, float]] = []
     scores_by_leg: dict[str, dict[int, float]] = {}
@@ -169,7 +177,7 @@ def search(
 
     started = time.perf_counter()
     if mode == "hybrid":
-        fused = _rrf(legs_ranked) if fusion == "rrf" else _weighted(legs_scored)
+        fused = fuse_rrf(legs_ranked, cfg.rrf_k) if fusion == "rrf" else fuse_weighted(legs_scored)
     else:
         fused = scores_by_leg[mode]
     order = sorted(fused, key=lambda pos: (-fused[pos], pos))
@@ -178,7 +186,7 @@ def search(
     for pos in order:
         chunk = index.chunks[pos]
         grams = _grams(chunk.text)
-        if _is_duplicate(grams, kept):
+        if _is_duplicate(grams, kept, cfg.duplicate_jaccard):
             continue
         kept.append(grams)
         hits.append(

@@ -7,10 +7,11 @@ Every field can be set from the environment with the prefix `RAG_`, e.g.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.config import CHUNK_CHARS, DEFAULT_COMPOSER, MAX_QUESTION_CHARS, Composer, Config, Fusion, RetrievalConfig
 
 __all__ = ["Settings"]
 
@@ -21,10 +22,13 @@ class Settings(BaseSettings):
     index_dir: Path = Path("index")
     corpus_dir: Path = Path("corpus")
     embedder: str = "e5"
-    chunk_chars: int = Field(300, ge=50, le=4000)
-    fusion: Literal["rrf", "weighted"] = "rrf"
-    dense_weight: float | None = Field(None, ge=0.0, le=1.0)  # None: the engine's measured default
-    composer: Literal["learned", "rules"] = "rules"  # see rag.engine.COMPOSERS and DEFAULT_COMPOSER
+    # The corpus profile (rag.profile): a shipped name ("national", "shandong") or a folder. None:
+    # what the index records, else what the corpus names in its .rag-profile, else "national".
+    profile: str | None = None
+    chunk_chars: int = Field(CHUNK_CHARS, ge=50, le=4000)  # rag.config explains the values
+    fusion: Fusion = "rrf"
+    dense_weight: float | None = Field(None, ge=0.0, le=1.0)  # None: the corpus profile's
+    composer: Composer = DEFAULT_COMPOSER  # rag.config says why
     reader_dir: Path | None = None  # a reader trained with `rag train-reader`; None: the shipped one
 
     host: str = "127.0.0.1"
@@ -35,7 +39,7 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     max_upload_bytes: int = Field(4 * 1024 * 1024, ge=1024)  # POST /articles (a newspaper page is ~20 KB)
-    max_question_chars: int = Field(1000, ge=10)
+    max_question_chars: int = Field(MAX_QUESTION_CHARS, ge=10)
     build_if_missing: bool = True  # `rag serve` builds the index from corpus_dir on first run
     ui: bool = True  # mount the Gradio chat at /ui
 
@@ -43,3 +47,8 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     llm_api_key: str | None = None
     llm_timeout_s: float = Field(20.0, gt=0)
+
+    def config(self) -> Config:
+        """The typed config the library takes (rag.config), from these settings."""
+        return Config(chunk_chars=self.chunk_chars, max_question_chars=self.max_question_chars,
+                      retrieval=RetrievalConfig(fusion=self.fusion, dense_weight=self.dense_weight))

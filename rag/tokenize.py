@@ -40,14 +40,15 @@ from pathlib import Path
 
 import jieba
 
-__all__ = ["tokenize", "tokenizer_id", "STOPWORDS", "USERDICT_PATH"]
+from rag.profile import active as active_profile
+from rag.text import TOKEN_MAGNITUDES, TOKEN_UNITS
 
-USERDICT_PATH = Path(__file__).parent / "data" / "userdict.txt"
+__all__ = ["tokenize", "tokenizer_id", "STOPWORDS"]
 
 # The options below were chosen on 73 questions written over the corpus, against 161 corpus
-# passages and again with 20,000 news passages added (`python -m rag.scale eval`):
+# passages and again with 20,000 news passages added (`python -m rag.bench.scale eval`):
 # hit@1 0.918 / 0.863 as set here, 0.836 / 0.808 for plain `jieba.lcut_for_search`.
-USE_USERDICT = True  # corpus place, company and programme names (rag/data/userdict.txt)
+USE_USERDICT = True  # the profile's place, company and programme names (rag/profiles/<name>/userdict.txt)
 ADMIN_STEMS = True  # "环翠区" -> "环翠", "招远市" -> "招远": the name, whichever form is used
 _SEARCH_MODE = False  # jieba's search-mode sub-words; measured worse (noise: "山区" in "福山区")
 _HMM = True  # jieba's HMM for words not in its dictionary; off measured no better
@@ -61,17 +62,10 @@ STOPWORDS: frozenset[str] = frozenset(
     """.split()
 )
 
-# Units that stay glued to a number. Magnitudes may stand alone ("1308万") or precede a
-# base unit ("1308万元"); 余/多 ("200余人", "70多项") are kept inside the token.
-_MAGNITUDES = ["万亿", "千亿", "百亿", "十亿", "亿", "千万", "百万", "十万", "万", "千", "百"]
-_BASE_UNITS = [
-    "个百分点", "百分点", "美元", "欧元", "元", "人次", "人", "家", "个", "项", "吨", "亩",
-    "平方公里", "平方米", "公里", "千米", "米", "千瓦时", "千瓦", "兆瓦", "瓦", "度", "辆",
-    "台", "件", "户", "名", "所", "次", "天", "年", "月", "日", "号", "岁", "倍", "条", "座",
-    "套", "种", "批", "位", "届", "场", "期", "周", "小时", "分钟", "秒", "股", "份", "艘",
-    "架", "班次", "标箱", "栋", "层", "株", "只", "公斤", "千克", "克",
-    "立方米", "升", "例", "篇", "类", "强",
-]
+# Units that stay glued to a number (rag.text). Magnitudes may stand alone ("1308万") or
+# precede a base unit ("1308万元"); 余/多 ("200余人", "70多项") are kept inside the token.
+_MAGNITUDES = TOKEN_MAGNITUDES
+_BASE_UNITS = TOKEN_UNITS
 
 
 def _alternation(words: list[str]) -> str:
@@ -91,7 +85,6 @@ _THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _SPACE_BEFORE_UNIT_RE = re.compile(
     rf"(?<=\d)\s+(?=%|‰|[余多]|{_alternation(_MAGNITUDES + _BASE_UNITS)})"
 )
-_ADMIN_SUFFIXES = ("新区", "街道", "省", "市", "区", "县", "镇", "村")  # longest first
 _NOT_PLACES = frozenset(
     """
     开发区 示范区 试验区 集聚区 先行区 保税区 功能区 起步区 自贸区 核心区 中心区 自治区
@@ -105,21 +98,28 @@ _QUESTION_PREFIXES = ("哪些", "什么", "多少", "怎么", "如何", "是否"
 
 _lock = threading.Lock()
 _jieba: jieba.Tokenizer | None = None
+_jieba_dict: Path | None = None  # the user dictionary _jieba was built with
+
+
+def _userdict() -> Path | None:
+    return active_profile().userdict if USE_USERDICT else None
 
 
 def _get_jieba() -> jieba.Tokenizer:
-    """The module's jieba tokenizer, initialised once (thread-safe, double-checked)."""
-    global _jieba
-    if _jieba is None:
+    """The jieba tokenizer for the active profile's dictionary, initialised once per dictionary
+    (thread-safe, double-checked)."""
+    global _jieba, _jieba_dict
+    userdict = _userdict()
+    if _jieba is None or _jieba_dict != userdict:
         with _lock:
-            if _jieba is None:
+            if _jieba is None or _jieba_dict != userdict:
                 jieba.setLogLevel(logging.WARNING)  # "Building prefix dict..." at DEBUG
                 tk = jieba.Tokenizer()
                 tk.initialize()
-                if USE_USERDICT and USERDICT_PATH.exists():
-                    tk.load_userdict(str(USERDICT_PATH))
+                if userdict is not None:
+                    tk.load_userdict(str(userdict))
                 _split_question_words(tk)
-                _jieba = tk
+                _jieba, _jieba_dict = tk, userdict
     return _jieba
 
 
@@ -183,7 +183,7 @@ def _admin_stem(word: str) -> str | None:
     """
     if word in _NOT_PLACES:
         return None
-    for suffix in _ADMIN_SUFFIXES:
+    for suffix in active_profile().admin_suffixes:
         if word.endswith(suffix) and len(word) - len(suffix) >= 2:
             return word[: -len(suffix)]
     return None
@@ -218,11 +218,12 @@ def _rules_fingerprint() -> str:
         _NUMBER_RE.pattern,
         _SPACE_BEFORE_UNIT_RE.pattern,
         " ".join(sorted(STOPWORDS)),
-        f"search={_SEARCH_MODE} hmm={_HMM} stems={ADMIN_STEMS}:{','.join(_ADMIN_SUFFIXES)}",
+        f"search={_SEARCH_MODE} hmm={_HMM} stems={ADMIN_STEMS}:{','.join(active_profile().admin_suffixes)}",
         " ".join(sorted(_NOT_PLACES)) + " ".join(_QUESTION_PREFIXES),
     ]
-    if USE_USERDICT and USERDICT_PATH.exists():
-        parts.append(USERDICT_PATH.read_text(encoding="utf-8"))
+    userdict = _userdict()
+    if userdict is not None:
+        parts.append(userdict.read_text(encoding="utf-8"))
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:12]
 
 
@@ -234,5 +235,5 @@ def tokenizer_id() -> str:
     stopwords, the place-name rules and the dictionary file.
     """
     mode = "search" if _SEARCH_MODE else "accurate"
-    dict_flag = "userdict" if USE_USERDICT and USERDICT_PATH.exists() else "nodict"
+    dict_flag = "userdict" if _userdict() is not None else "nodict"
     return f"jieba-{jieba.__version__}:{mode}:{dict_flag}:{_rules_fingerprint()}"

@@ -28,7 +28,7 @@ from typing import Any
 
 from rag.corpus import load_corpus
 from rag.embedders import Embedder
-from rag.errors import InputError, RagError
+from rag.errors import ArticleNotFound, InputError, RagError
 from rag.index import BuildReport, build_index, load_index
 from rag.readers import decode_bytes, normalize_date
 from rag.types import Article, content_id
@@ -179,7 +179,7 @@ def delete_article(corpus: Path, index_dir: Path, embedder: Embedder, article_id
     corpus, index_dir = Path(corpus), Path(index_dir)
     index = load_index(index_dir, embedder.id)
     if article_id not in index.articles:
-        raise InputError(f"no article with id {article_id!r}: ids come from citations or GET /articles")
+        raise ArticleNotFound(article_id)
     stored = index.article_files.get(article_id, "")
     if not stored.startswith(UPLOADS + "/"):
         raise NotUploadedError(

@@ -11,9 +11,17 @@ import pytest
 from rag.embedders import HashEmbedder, make_embedder
 from rag.engine import Engine
 from rag.index import build_index
+from rag.profile import activate, load_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
+
+
+@pytest.fixture(autouse=True)
+def bundled_profile() -> None:
+    """Each test starts with the bundled corpus's profile active, as loading its index makes it
+    (a test that builds or loads another index switches for itself)."""
+    activate(load_profile("shandong"))
 
 
 @pytest.fixture(scope="session")

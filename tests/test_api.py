@@ -20,8 +20,19 @@ def test_ask_returns_the_answer_object(client):
     r = client.post("/ask", json={"question": "招远2023年黄金产业总产值是多少？"})
     assert r.status_code == 200
     body = r.json()
-    assert set(body) == {"answer", "refused", "citations", "timings_ms"}
+    assert set(body) == {"answer", "refused", "citations", "timings_ms", "parts", "refusal"}
     assert body["citations"]
+    # The text is rendered from the parts: each part's text, then its [n]; each span lies in its passage.
+    passages = {c["n"]: c["text"] for c in body["citations"]}
+    if not body["refused"]:
+        assert body["refusal"] is None and body["parts"]
+        assert body["answer"] == "".join(p["text"] + (f"[{p['n']}]" if p["n"] else "") for p in body["parts"])
+        for part in body["parts"]:
+            if part["n"] is not None:
+                start, end = part["span"]
+                assert 0 <= start < end <= len(passages[part["n"]])
+    else:
+        assert body["parts"] == [] and body["refusal"]["code"]
     assert set(body["citations"][0]) == {"n", "chunk_id", "article_id", "title", "date", "date_source", "source",
                                          "publication", "text", "score"}
 
@@ -42,7 +53,7 @@ def test_ask_stream_sends_pieces_citations_and_done(client):
     events = [block.split("\n")[0].removeprefix("event: ") for block in text.strip().split("\n\n")]
     assert events[-2:] == ["citations", "done"] and events[0] == "delta"
     done = json.loads(text.strip().split("\n\n")[-1].split("data: ", 1)[1])
-    assert set(done["answer"]) == {"answer", "refused", "citations", "timings_ms"}
+    assert set(done["answer"]) == {"answer", "refused", "citations", "timings_ms", "parts", "refusal"}
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])

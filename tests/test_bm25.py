@@ -14,7 +14,7 @@ from rank_bm25 import BM25Okapi
 
 from rag.bm25 import BM25
 from rag.errors import IndexMismatchError, IndexMissingError, InputError
-from rag.scale import corpus_passages, load_questions
+from rag.bench.scale import corpus_passages, load_questions
 from rag.tokenize import tokenize
 
 TINY = [

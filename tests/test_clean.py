@@ -13,7 +13,6 @@ from rag.clean import (
     html_to_paragraphs,
     is_sentence_end,
     join_lines,
-    split_sentences,
 )
 
 
@@ -61,13 +60,6 @@ def test_is_sentence_end(line: str, ends: bool) -> None:
     assert is_sentence_end(line) is ends
 
 
-def test_split_sentences_keeps_closing_quotes_and_every_character() -> None:
-    text = "“今年，我们将增加出口车型。”比亚迪徐磊说。抓项目就是抓发展；谋项目就是谋未来！"
-    parts = split_sentences(text)
-    assert parts == ["“今年，我们将增加出口车型。”", "比亚迪徐磊说。", "抓项目就是抓发展；", "谋项目就是谋未来！"]
-    assert "".join(parts) == text
-
-
 def test_display_width_counts_cjk_as_one_cell_and_ascii_as_half() -> None:
     assert display_width("招远") == 2
     assert display_width("1234") == 2
@@ -97,12 +89,6 @@ def test_fix_spaces_never_drops_a_cjk_character_or_digit(text: str) -> None:
 @given(st.lists(_TEXT, max_size=8))
 def test_join_lines_never_drops_a_cjk_character_or_digit(lines: list[str]) -> None:
     assert content_signature(join_lines(lines)) == content_signature("".join(lines))
-
-
-@settings(max_examples=200, deadline=None)
-@given(_TEXT)
-def test_split_sentences_loses_nothing(text: str) -> None:
-    assert "".join(split_sentences(text)) == text
 
 
 @settings(max_examples=200, deadline=None)

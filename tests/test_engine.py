@@ -1,28 +1,32 @@
 """The whole answer pipeline over the real corpus: hash embedder (fast) and the real model (slow)."""
 
-import re
-
 import pytest
 
 from rag.errors import InputError
 
 
-def markers(text):
-    return sorted({int(n) for n in re.findall(r"\[(\d+)\]", text)})
+def markers(answer):
+    """The citation numbers the answer's sentences carry, from its parts; each span lies in its passage."""
+    by_n = {c.n: c for c in answer.citations}
+    for part in answer.parts:
+        if part.n is not None:
+            assert by_n[part.n].chunk_id == part.chunk_id
+            assert 0 <= part.span[0] < part.span[1] <= len(by_n[part.n].text)
+    return sorted({p.n for p in answer.parts if p.n is not None})
 
 
 def test_comparison_answers_each_side_from_its_own_passage(engine):
     answer = engine.ask("招远和环翠区的高新技术企业分别有多少家？")
     assert not answer.refused
     assert "147家" in answer.answer and "1238家" in answer.answer
-    assert markers(answer.answer) == [c.n for c in answer.citations]
+    assert markers(answer) == [c.n for c in answer.citations]
     assert len({c.article_id for c in answer.citations}) == 2
 
 
 def test_comparison_with_one_side_missing_says_so(engine):
     answer = engine.ask("招远和寿光的高新技术企业分别有多少家？")
     assert "147家" in answer.answer and "寿光" in answer.answer
-    assert markers(answer.answer) == [c.n for c in answer.citations]
+    assert markers(answer) == [c.n for c in answer.citations]
 
 
 def test_enumerated_list_is_read_paragraph_by_paragraph(engine):
@@ -42,7 +46,7 @@ def test_follow_up_uses_the_conversation(engine):
 def test_top_k_caps_the_citations(engine):
     answer = engine.ask("招远以工代赈“1234”工作法里的“1、2、3、4”分别指什么？", top_k=2)
     assert len(answer.citations) <= 2
-    assert markers(answer.answer) == [c.n for c in answer.citations]
+    assert markers(answer) == [c.n for c in answer.citations]
 
 
 @pytest.mark.parametrize("question", ["", "  ", "问" * 1001])

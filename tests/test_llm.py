@@ -6,7 +6,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from rag.llm import LLMClient, check_generated
+from rag.llm import LLMClient, check_generated, parse_reply
+from rag.text import render_parts
 from rag.types import Citation
 
 CITES = [Citation(1, "c1", "a1", "招远", None, "000.txt", "2023年，黄金产业总产值达到900亿元。", 0.9)]
@@ -43,7 +44,9 @@ def server():
 def test_checked_answer_is_used(server):
     _Handler.reply = "招远2023年黄金产业总产值为900亿元。[1]"
     client = LLMClient(server, "m", api_key="secret")
-    assert client.answer("招远黄金产业总产值？", CITES) == _Handler.reply
+    parts = client.answer("招远黄金产业总产值？", CITES)
+    assert [(p.text, p.n, p.chunk_id) for p in parts] == [("招远2023年黄金产业总产值为900亿元。", 1, "c1")]
+    assert render_parts((p.text, p.n) for p in parts) == _Handler.reply
     path, body, auth = _Handler.seen[0]
     assert path == "/v1/chat/completions" and body["model"] == "m" and auth == "Bearer secret"
     assert "900亿元" in body["messages"][1]["content"]
@@ -64,7 +67,14 @@ def test_unreachable_endpoint_falls_back():
     assert LLMClient("http://127.0.0.1:9/v1", "m", timeout_s=0.5).answer("q", CITES) is None
 
 
+def _check(text):
+    return check_generated(parse_reply(text, CITES), CITES)
+
+
 def test_check_generated_reasons():
-    assert check_generated("900亿元。[1]", CITES) is None
-    assert "marker" in check_generated("900亿元。[3]", CITES)
-    assert "number 950" in check_generated("950亿元。[1]", CITES)
+    assert _check("900亿元。[1]") is None
+    assert _check("900亿元。[1][1]") is None
+    assert "marker" in _check("900亿元。[3]")
+    assert "number 950" in _check("950亿元。[1]")
+    assert "no citation markers" in _check("900亿元。")
+    assert "after the last marker" in _check("900亿元。[1]另有950亿元。")

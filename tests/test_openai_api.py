@@ -34,7 +34,8 @@ def test_completion_has_openai_shape_and_citations(client):
     (choice,) = body["choices"]
     assert choice["message"]["role"] == "assistant" and choice["finish_reason"] == "stop"
     assert "[1]" in choice["message"]["content"] and body["citations"][0]["n"] == 1
-    assert body["refused"] is False
+    assert body["refused"] is False and body["refusal"] is None
+    assert choice["message"]["content"] == "".join(p["text"] + f"[{p['n']}]" for p in body["parts"])
 
 
 def test_stream_ends_with_citations_and_done(client):

@@ -13,17 +13,17 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from rag.errors import IndexMissingError, InputError
-from rag.types import Answer, Article, Citation
+from rag.profile import active as active_profile
+from rag.types import Answer, AnswerPart, Article, Citation, Refusal
 from ui.app import (
-    EXAMPLE_QUESTIONS,
     UNEXPECTED_ERROR,
     build_ui,
     highlight,
     make_filters,
     upload_articles,
     index_status,
-    marker_sentences,
     mount_ui,
+    part_spans,
     render_answer,
     respond,
 )
@@ -52,9 +52,8 @@ class FakeEngine:
     def ask_stream(self, question: str, top_k: int = 5, history: list[dict] | None = None,
                    mode: str = "hybrid", filters: dict | None = None) -> Iterator[dict[str, Any]]:
         self.calls.append({"question": question, "top_k": top_k, "history": history, "mode": mode})
-        for piece in re.findall(r".*?(?:\[\d+\]|[。；！？]|$)", self.answer.answer):
-            if piece:
-                yield {"event": "delta", "text": piece}
+        for piece in self.answer.pieces():
+            yield {"event": "delta", "text": piece}
         yield {"event": "citations", "citations": [c.to_dict() for c in self.answer.citations]}
         yield {"event": "done", "answer": self.answer.to_dict()}
 
@@ -67,7 +66,10 @@ class FakeEngine:
         return {"articles": 5, "chunks": 188, "embedder": "hash:384", "version": "0.1.0"}
 
 
-ANSWER = Answer("2024年，招远市谋划适用以工代赈方式重点工程项目9个[1]。预计吸纳440人[1]。", False, [_cite()])
+_NINE = PASSAGE.index("2024年")
+_PEOPLE = PASSAGE.index("预计")
+ANSWER = Answer([AnswerPart("2024年，招远市谋划适用以工代赈方式重点工程项目9个。", 1, "c1", (_NINE, PASSAGE.index("预计"))),
+                 AnswerPart("预计吸纳440人。", 1, "c1", (_PEOPLE, PASSAGE.index("；") + 1))], [_cite()])
 
 
 def _turn(engine: Any, question: str = "招远市谋划了多少个项目？", history: list | None = None,
@@ -76,43 +78,33 @@ def _turn(engine: Any, question: str = "招远市谋划了多少个项目？", h
     return list(respond(question, [], history or [], top_k, mode, get_engine=get))
 
 
-# ------------------------------------------------------------------------- sentences
+# ------------------------------------------------------------------------- highlight
 
 
-@pytest.mark.parametrize(
-    ("answer", "expected"),
-    [
-        ("", {}),
-        ("没有标记的回答。", {}),
-        ("项目9个[1]。", {1: ["项目9个"]}),
-        ("第一句。项目9个。[2]", {2: ["项目9个。"]}),
-        ("甲句[1]，乙句[2]。", {1: ["甲句"], 2: ["，乙句"]}),
-        ("同一句[1][3]。", {1: ["同一句"], 3: ["同一句"]}),
-        ("甲[1]。乙[1]。", {1: ["甲", "乙"]}),
-        ("[1]", {}),
-        ("表情😀句子[1]", {1: ["表情😀句子"]}),
-    ],
-)
-def test_marker_sentences(answer: str, expected: dict) -> None:
-    assert marker_sentences(answer) == expected
+def test_part_spans_by_citation() -> None:
+    parts = [AnswerPart("甲", 1, "c1", (0, 3)), AnswerPart("乙", 2, "c2", (4, 9)), AnswerPart("丙", 1, "c1", (5, 7)),
+             AnswerPart("资料中没有找到关于“胶州”的相应内容。"), AnswerPart("LLM 的句子", 2, "c2", None)]
+    assert part_spans(parts) == {1: [(0, 3), (5, 7)], 2: [(4, 9)]}
+    assert part_spans([p.to_dict() for p in parts]) == part_spans(parts)  # as the stream's JSON carries them
 
 
-def test_highlight_marks_the_answering_sentence_despite_whitespace() -> None:
-    out = highlight(PASSAGE, ["2024年，招远市谋划适用以工代赈方式重点工程项目9个"])
-    marked = re.findall(r"<mark>(.*?)</mark>", out)
-    assert len(marked) == 1 and "9个" in marked[0] and "四个确保" not in marked[0]
-    assert "8个" not in marked[0], "the clause after ；is a sentence of its own"
+def test_highlight_marks_exactly_the_spans() -> None:
+    start, end = ANSWER.parts[0].span
+    marked = re.findall(r"<mark>(.*?)</mark>", highlight(PASSAGE, [(start, end)]))
+    assert marked == [PASSAGE[start:end].replace("\n", "<br>")]
+    assert "9个" in marked[0] and "四个确保" not in marked[0] and "8个" not in marked[0]
 
 
-def test_highlight_marks_every_quoted_clause() -> None:
-    answer_sentence = "招远市谋划适用以工代赈方式重点工程项目9个，预计吸纳务工群众人数440人；谋划实施以工代赈项目8个"
-    marked = re.findall(r"<mark>(.*?)</mark>", highlight(PASSAGE, [answer_sentence]))
-    assert len(marked) == 2 and "9个" in marked[0] and "8个" in marked[1]
+def test_highlight_marks_every_span_once_in_order() -> None:
+    spans = [ANSWER.parts[1].span, ANSWER.parts[0].span, ANSWER.parts[0].span]
+    marked = re.findall(r"<mark>(.*?)</mark>", highlight(PASSAGE, spans))
+    assert len(marked) == 2 and "9个" in marked[0] and "440人" in marked[1]
 
 
-@pytest.mark.parametrize("sentence", ["青岛港口吞吐量创新高", "", "？"])
-def test_highlight_marks_nothing_unrelated(sentence: str) -> None:
-    assert "<mark>" not in highlight(PASSAGE, [sentence])
+@pytest.mark.parametrize("spans", [[], [(5, 5)], [(500, 600)]])
+def test_highlight_marks_nothing_for_empty_or_outside_spans(spans: list) -> None:
+    out = highlight(PASSAGE, spans)
+    assert "<mark>" not in out and "招远市" in out
 
 
 # -------------------------------------------------------------------------- rendering
@@ -130,8 +122,9 @@ def test_render_escapes_every_document_field() -> None:
 
 
 def test_render_answer_has_cards_markers_and_article() -> None:
-    out = render_answer(ANSWER.answer, ANSWER.citations, articles={"a1": ARTICLE})
+    out = render_answer(ANSWER.text, ANSWER.citations, articles={"a1": ARTICLE}, parts=ANSWER.parts)
     assert out.count('class="rag-card"') == 1
+    assert out.count("<mark>") == 2
     assert '<sup class="rag-cite"' in out and "[1]</sup>" in out
     assert "2024-07-01" in out and "000.txt" in out and "招远“以工代赈”" in out
     assert '<details class="rag-article">' in out and "其他段落。" in out
@@ -148,9 +141,10 @@ def test_refusal_looks_different_and_keeps_sources() -> None:
 
 
 def test_refusal_highlights_nothing() -> None:
-    quoted = "最接近的资料：2024年，招远市谋划适用以工代赈方式重点工程项目9个[1]。"
-    assert "<mark>" in render_answer(quoted, [_cite()])
-    assert "<mark>" not in render_answer(quoted, [_cite()], refused=True)
+    refused = Answer([], [_cite()], Refusal("year", ["2025年"], "资料中没有2025年的相关内容"))
+    assert refused.text.startswith("资料中没有找到能回答这个问题的内容（资料中没有2025年的相关内容）。最接近的资料：")
+    out = render_answer(refused.text, refused.citations, refused=True, parts=refused.parts)
+    assert "<mark>" not in out and "rag-refused" in out
 
 
 # ------------------------------------------------------------------------ chat turns
@@ -169,7 +163,7 @@ def test_turn_streams_then_shows_cards_and_records_history() -> None:
     assert "rag-card" in display[-1]["content"] and "rag-cursor" not in display[-1]["content"]
     assert display[0] == {"role": "user", "content": "招远市谋划了多少个项目？"}
     assert history == [{"role": "user", "content": "招远市谋划了多少个项目？"},
-                       {"role": "assistant", "content": ANSWER.answer}]
+                       {"role": "assistant", "content": ANSWER.text}]
 
 
 def test_follow_up_sends_plain_history() -> None:
@@ -231,9 +225,10 @@ def test_unknown_article_leaves_card_without_full_text() -> None:
 
 
 def test_refused_turn_has_badge() -> None:
-    refused = Answer("资料中没有找到胶州的数据。", True, [_cite()])
+    refused = Answer([], [_cite()], Refusal("entity", ["胶州"], "资料中没有提到“胶州”"))
     display = _turn(FakeEngine(refused))[-1][1]
     assert "未找到答案" in display[-1]["content"] and "rag-card" in display[-1]["content"]
+    assert "资料中没有提到“胶州”" in display[-1]["content"] and "<mark>" not in display[-1]["content"]
 
 
 # ---------------------------------------------------------------------- page and mount
@@ -256,7 +251,8 @@ def test_build_ui_offers_examples_and_settings() -> None:
     config = demo.get_config_file()
     props = [c.get("props", {}) for c in config["components"]]
     chat = next(p for p in props if p.get("elem_id") == "rag-chat")
-    assert [e["text"] for e in chat["examples"]] == list(EXAMPLE_QUESTIONS) and len(EXAMPLE_QUESTIONS) == 4
+    assert [e["text"] for e in chat["examples"]] == list(active_profile().example_questions)
+    assert len(chat["examples"]) == 4, "the bundled corpus's profile (shandong) has four"
     slider = next(p for p in props if p.get("label") == "来源数量")
     assert (slider["minimum"], slider["maximum"]) == (1, 10)
     radio = next(p for p in props if p.get("label") == "检索方式")
@@ -305,7 +301,7 @@ def test_cards_say_where_a_date_came_from(source: str, label: str) -> None:
     cite.date_source = source
     article = Article("a1", ARTICLE.title, "2024-07-01", "000.txt", ARTICLE.paragraphs, date_source=source,
                       date_evidence="年份据正文：<今年>是2024年" if source == "inferred" else None)
-    out = render_answer(ANSWER.answer, [cite], articles={"a1": article})
+    out = render_answer(ANSWER.text, [cite], articles={"a1": article})
     assert f"2024-07-01<span class=\"rag-date-source\">（{label}）</span>" in out
     if source == "inferred":
         assert 'title="年份据正文：&lt;今年&gt;是2024年"' in out
@@ -314,7 +310,7 @@ def test_cards_say_where_a_date_came_from(source: str, label: str) -> None:
 def test_cards_without_a_date_say_so() -> None:
     cite = _cite()
     cite.date = None
-    assert "日期不详" in render_answer(ANSWER.answer, [cite])
+    assert "日期不详" in render_answer(ANSWER.text, [cite])
 
 
 def test_make_filters() -> None:

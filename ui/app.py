@@ -6,9 +6,8 @@ passage with the sentence that carried the marker `[n]` highlighted, and the who
 an expandable `<details>`. Every piece of document text is HTML-escaped before it is put
 into the page, so markup inside an article is shown as text and never runs.
 
-Simplifications: the answering sentence is found by character-bigram overlap between the
-sentence that carried `[n]` in the answer and the sentences of the passage (no alignment
-model), and the full article is embedded in each card rather than fetched on click.
+The highlighted sentences are the spans the answer's parts name (`Answer.parts`), so nothing is
+guessed. Simplification: the full article is embedded in each card rather than fetched on click.
 
 Example:
     >>> from fastapi import FastAPI
@@ -30,48 +29,28 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 
 from rag.errors import RagError
-from rag.types import Article, Citation
+from rag.types import MODES as RETRIEVAL_MODES
+from rag.config import DEFAULT_TOP_K
+from rag.profile import active as active_profile
+from rag.text import CITATION_MARKER
+from rag.types import AnswerPart, Article, Citation
 
 if TYPE_CHECKING:
     from rag.engine import Engine
 
-__all__ = ["EXAMPLE_QUESTIONS", "MODES", "build_ui", "make_filters", "mount_ui", "render_answer"]
+__all__ = ["MODES", "build_ui", "make_filters", "mount_ui", "render_answer"]
 
 log = logging.getLogger(__name__)
 
 CSS_PATH = Path(__file__).parent / "static" / "chat.css"
 
-# Four questions whose answers stand in four different corpus files.
-EXAMPLE_QUESTIONS: tuple[str, ...] = (
-    "招远市2024年谋划了多少个以工代赈重点工程项目？",
-    "截至2023年末，环翠区高新技术企业达到多少家？",
-    "2024年山东港口在青岛新启动推进多少个项目？",
-    "乳山市已累计减少审批环节多少个？",
-)
+_MODE_LABELS = {"hybrid": "混合检索（推荐）", "dense": "向量检索", "bm25": "关键词检索 BM25"}
+MODES: tuple[tuple[str, str], ...] = tuple((_MODE_LABELS[mode], mode) for mode in RETRIEVAL_MODES)
 
-# (label shown, value passed to engine.ask_stream(mode=...))
-MODES: tuple[tuple[str, str], ...] = (
-    ("混合检索（推荐）", "hybrid"),
-    ("向量检索", "dense"),
-    ("关键词检索 BM25", "bm25"),
-)
-
-DEFAULT_TOP_K = 5
 UNEXPECTED_ERROR = "出错了：服务器内部错误，已记录到服务器日志。请稍后再试，或换个问法。"
 REFUSED_BADGE = "未找到答案"
 
-_MARKER = re.compile(r"\[(\d{1,3})\]")
-_TRAILING_MARKS = re.compile(r"(?:\s|\[\d{1,3}\])+$")
-_SENTENCE_END = "。！？!?\n"  # the answer: whole sentences (a passage also splits at ；)
-# A passage sentence ends at a terminator plus any closing quotes or brackets after it.
-_PASSAGE_SENTENCE = re.compile(r"[^。！？!?；;]*(?:[。！？!?；;]+[”’」』）)\"']*|$)")
 _NOT_WORD = re.compile(r"[\W_]+")
-
-# Highlight thresholds on character bigrams: the best passage sentence must hold at least
-# half of the answer sentence's bigrams; any other passage sentence that the answer quotes
-# almost whole (80% of its own bigrams) is highlighted with it.
-MIN_RECALL = 0.5
-MIN_QUOTED = 0.8
 
 Messages = list[dict[str, str]]
 Outputs = tuple[Messages, Messages, Messages, str]
@@ -85,58 +64,31 @@ def _esc(text: str | None) -> str:
     return html.escape(text or "", quote=True).replace("\n", "<br>")
 
 
-def _bigrams(text: str) -> set[str]:
-    chars = _NOT_WORD.sub("", text)
-    if len(chars) < 2:
-        return {chars} if chars else set()
-    return {chars[i : i + 2] for i in range(len(chars) - 1)}
+Span = tuple[int, int]
 
 
-def marker_sentences(answer: str) -> dict[int, list[str]]:
-    """For each marker `[n]` in the answer, the sentence (or clause) that carried it.
+def part_spans(parts: Sequence[AnswerPart | dict[str, Any]]) -> dict[int, list[Span]]:
+    """For each citation number, the spans of its passage that the answer quotes.
 
-    >>> marker_sentences("招远谋划项目9个[1]。吸纳440人。[2]")
-    {1: ['招远谋划项目9个'], 2: ['吸纳440人。']}
+    >>> part_spans([{"text": "甲。", "n": 1, "chunk_id": "c", "span": [3, 6]}, {"text": "乙", "n": None}])
+    {1: [(3, 6)]}
     """
-    found: dict[int, list[str]] = {}
-    for match in _MARKER.finditer(answer):
-        before = _TRAILING_MARKS.sub("", answer[: match.start()])
-        cut = max(before.rfind(c, 0, max(len(before) - 1, 0)) for c in _SENTENCE_END + "]")
-        sentence = _MARKER.sub("", before[cut + 1 :]).strip()
-        if sentence:
-            found.setdefault(int(match.group(1)), []).append(sentence)
+    found: dict[int, list[Span]] = {}
+    for part in parts:
+        n, span = (part.get("n"), part.get("span")) if isinstance(part, dict) else (part.n, part.span)
+        if n is not None and span:
+            found.setdefault(int(n), []).append((int(span[0]), int(span[1])))
     return found
 
 
-def _sentence_spans(passage: str) -> list[tuple[int, int]]:
-    return [m.span() for m in _PASSAGE_SENTENCE.finditer(passage) if m.group().strip()]
-
-
-def _pick_spans(passage: str, sentences: Sequence[str]) -> list[tuple[int, int]]:
-    """The passage sentences that carry the given answer sentences."""
-    spans = _sentence_spans(passage)
-    grams = [_bigrams(passage[a:b]) for a, b in spans]
-    chosen: set[int] = set()
-    for sentence in sentences:
-        target = _bigrams(sentence)
-        if not target:
-            continue
-        recall = [len(target & g) / len(target) for g in grams]
-        if recall and max(recall) >= MIN_RECALL:
-            chosen.add(recall.index(max(recall)))
-        for i, g in enumerate(grams):
-            if len(g) >= 4 and len(target & g) / len(g) >= MIN_QUOTED:
-                chosen.add(i)
-    return [spans[i] for i in sorted(chosen)]
-
-
-def highlight(passage: str, sentences: Sequence[str]) -> str:
-    """Escaped passage HTML with the sentences that carry `sentences` in `<mark>`."""
+def highlight(passage: str, spans: Sequence[Span]) -> str:
+    """Escaped passage HTML with the given [start, end) spans in `<mark>`."""
     out: list[str] = []
     pos = 0
-    for start, end in _pick_spans(passage, sentences):
-        stripped = len(passage[start:end]) - len(passage[start:end].lstrip())
-        start += stripped
+    for start, end in sorted(set(spans)):
+        start, end = max(start, pos), min(end, len(passage))
+        if start >= end:
+            continue
         out += [_esc(passage[pos:start]), "<mark>", _esc(passage[start:end]), "</mark>"]
         pos = end
     out.append(_esc(passage[pos:]))
@@ -151,7 +103,7 @@ def _answer_text_html(answer: str, titles: dict[int, str]) -> str:
         title = html.escape(titles.get(n, ""), quote=True)
         return f'<sup class="rag-cite" title="{title}">[{n}]</sup>'
 
-    return _MARKER.sub(sup, _esc(answer))
+    return CITATION_MARKER.sub(sup, _esc(answer))
 
 
 # ---------------------------------------------------------------------------------- cards
@@ -196,7 +148,7 @@ def _date_html(c: Citation, article: Article | None) -> str:
             f'<span class="rag-date-source">（{label}）</span></span>')
 
 
-def _card_html(c: Citation, sentences: Sequence[str], article: Article | None) -> str:
+def _card_html(c: Citation, spans: Sequence[Span], article: Article | None) -> str:
     parts = [_date_html(c, article)] + [_esc(x) for x in (c.publication, c.source) if x]
     meta = " · ".join(parts)
     full = _article_html(article, c.text) if article else '<div class="rag-muted">原文暂不可用</div>'
@@ -204,7 +156,7 @@ def _card_html(c: Citation, sentences: Sequence[str], article: Article | None) -
         f'<div class="rag-card"><div class="rag-card-head"><span class="rag-card-n">{c.n}</span>'
         f'<span class="rag-card-title">{_esc(c.title) or "（无标题）"}</span></div>'
         f'<div class="rag-card-meta">{meta}</div>'
-        f'<div class="rag-passage">{highlight(c.text, sentences)}</div>{full}</div>'
+        f'<div class="rag-passage">{highlight(c.text, spans)}</div>{full}</div>'
     )
 
 
@@ -215,8 +167,10 @@ def render_answer(
     refused: bool = False,
     articles: dict[str, Article] | None = None,
     streaming: bool = False,
+    parts: Sequence[AnswerPart | dict[str, Any]] = (),
 ) -> str:
-    """The assistant message as HTML: answer text, refusal badge, then the source cards.
+    """The assistant message as HTML: answer text, refusal badge, then the source cards, each
+    with the sentences the answer quotes from it (the parts' spans) highlighted.
 
     All text from the engine (answer, titles, passages, articles) is escaped here.
     """
@@ -225,18 +179,15 @@ def render_answer(
     text = _answer_text_html(answer, titles)
     cursor = '<span class="rag-cursor">▍</span>' if streaming else ""
     badge = f'<div class="rag-badge rag-badge-refused">{REFUSED_BADGE}</div>' if refused else ""
-    parts = [f'<div class="rag-answer{" rag-refused" if refused else ""}">{badge}']
-    parts.append(f'<div class="rag-answer-text">{text or "正在检索资料…"}{cursor}</div>')
+    out = [f'<div class="rag-answer{" rag-refused" if refused else ""}">{badge}']
+    out.append(f'<div class="rag-answer-text">{text or "正在检索资料…"}{cursor}</div>')
     if citations:
         label = "最接近的资料（未能直接回答问题）" if refused else f"来源（{len(citations)}）"
-        # A refusal's markers point at the closest sources, not at answering sentences.
-        sentences = {} if refused else marker_sentences(answer)
-        cards = "".join(
-            _card_html(c, sentences.get(c.n, []), articles.get(c.article_id)) for c in citations
-        )
-        parts.append(f'<div class="rag-sources"><div class="rag-sources-title">{label}</div>{cards}</div>')
-    parts.append("</div>")
-    return "".join(parts)
+        spans = part_spans(parts)  # a refusal has no parts: its sources answer nothing
+        cards = "".join(_card_html(c, spans.get(c.n, []), articles.get(c.article_id)) for c in citations)
+        out.append(f'<div class="rag-sources"><div class="rag-sources-title">{label}</div>{cards}</div>')
+    out.append("</div>")
+    return "".join(out)
 
 
 def render_error(message: str) -> str:
@@ -288,7 +239,7 @@ def respond(
     yield [*shown, {"role": "assistant", "content": pending}], display, history, ""
     try:
         engine = get_engine()
-        text, cites, final = "", [], None
+        text, cites, final, parts = "", [], None, []
         for event in engine.ask_stream(
             question, top_k=int(top_k), history=list(history) or None, mode=mode, filters=filters or None
         ):
@@ -303,9 +254,9 @@ def respond(
             html_now = render_answer(text, cites, streaming=True)
             yield [*shown, {"role": "assistant", "content": html_now}], display, history, ""
         if final is not None:
-            text, cites = final["answer"], _citations(final.get("citations", []))
+            text, cites, parts = final["answer"], _citations(final.get("citations", [])), final.get("parts", [])
         refused = bool(final and final.get("refused"))
-        body = render_answer(text, cites, refused=refused, articles=_fetch_articles(engine, cites))
+        body = render_answer(text, cites, refused=refused, articles=_fetch_articles(engine, cites), parts=parts)
         turn = [{"role": "user", "content": question}, {"role": "assistant", "content": text}]
         history = [*history, *turn]
     except RagError as exc:
@@ -467,7 +418,7 @@ def build_ui(get_engine: Callable[[], Engine], add_articles: AddArticles | None 
                     buttons=[],
                     feedback_options=None,
                     placeholder="<div class='rag-placeholder'>有什么想了解的？试试下面的示例问题。</div>",
-                    examples=[{"text": q} for q in EXAMPLE_QUESTIONS],
+                    examples=[{"text": q} for q in active_profile().example_questions],  # the corpus profile's
                 )
                 with gr.Row(equal_height=True):
                     question = gr.Textbox(

@@ -14,8 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from rag.engine import Engine
-from rag.evaluate import run_eval
-from rag.gold import load_gold
+from rag.eval.evaluate import run_eval
+from rag.eval.gold import load_gold
 
 __all__ = ["ablation"]
 

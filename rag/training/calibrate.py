@@ -18,8 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from rag.engine import Engine
-from rag.evaluate import _answer_correct
-from rag.gold import load_gold
+from rag.eval.evaluate import _answer_correct
+from rag.eval.gold import load_gold
 from rag.reader import READER_DIR, ReaderPolicy
 
 __all__ = ["calibrate"]
@@ -65,7 +65,7 @@ def _outcome(item, answer) -> str:
         return "right" if answer.refused else "wrong"
     if answer.refused:
         return "refused"
-    return "right" if _answer_correct(answer.answer, item.answers, item.match) else "wrong"
+    return "right" if _answer_correct(answer.parts, item.answers, item.match) else "wrong"
 
 
 def calibrate(index_dir: Path, gold: list[Path], reader_dir: Path | None = None) -> dict:

@@ -29,8 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rag.clean import fix_spaces
-from rag.compose import split_sentences
-from rag.question import NUMBER_WITH_UNIT, YEAR
+from rag.text import NUMBER_WITH_UNIT, YEAR, split_sentences
 
 __all__ = ["Example", "mrc_examples", "news_examples", "is_held_out", "write_examples", "read_examples"]
 

@@ -18,7 +18,7 @@ question is unambiguous, which is left to whoever writes the questions.
     >>> normalize("总投资754 . 85 亿元，增长９１.６５％")
     '总投资754.85亿元,增长91.65%'
 
-Run `python -m rag.gold eval/gold.jsonl --corpus corpus` to check the set.
+Run `python -m rag.eval.gold eval/gold.jsonl --corpus corpus` to check the set.
 """
 
 from __future__ import annotations
@@ -61,9 +61,10 @@ ROLES = ("user", "assistant")
 QUOTE_MIN_CHARS = 8
 QUOTE_MAX_CHARS = 120
 
-_REPO = Path(__file__).resolve().parent.parent
-DEFAULT_GOLD = _REPO / "eval" / "gold.jsonl"
-DEFAULT_CORPUS = _REPO / "corpus"
+# Relative to the working directory (the project root), not to this file: the package may be
+# installed anywhere.
+DEFAULT_GOLD = Path("eval") / "gold.jsonl"
+DEFAULT_CORPUS = Path("corpus")
 
 _REQUIRED = ("id", "type", "question", "answers", "evidence", "article")
 _OPTIONAL = ("match", "history", "split")
@@ -306,9 +307,9 @@ def count_by(items: Sequence[GoldItem], key: str) -> dict[str, int]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m rag.gold",
+        prog="python -m rag.eval.gold",
         description="Check a gold Q&A file against the corpus; exit 1 when there are problems.",
-        epilog="example: python -m rag.gold eval/gold.jsonl --corpus corpus --by-article",
+        epilog="example: python -m rag.eval.gold eval/gold.jsonl --corpus corpus --by-article",
     )
     parser.add_argument("gold", nargs="?", default=str(DEFAULT_GOLD), help="gold JSONL file")
     parser.add_argument("--corpus", default=str(DEFAULT_CORPUS), help="folder of raw corpus files")

@@ -1,14 +1,14 @@
 """Measurements for the lexical leg: retrieval quality on the corpus, speed at scale.
 
-Run as a module (``python -m rag.scale ...``; running the file directly would let
+Run as a module (``python -m rag.bench.scale ...``; running the file directly would let
 ``rag/tokenize.py`` shadow the standard library's ``tokenize``). Each command prints JSON:
 
-    python -m rag.scale eval                      # hit@k of tokenizer variants on the corpus
-    python -m rag.scale backends                  # sparse vs rank_bm25 at small sizes ("auto")
-    python -m rag.scale scale --sizes 1000 10000 100000   # tokenise, build and query at scale
+    python -m rag.bench.scale eval                      # hit@k of tokenizer variants on the corpus
+    python -m rag.bench.scale backends                  # sparse vs rank_bm25 at small sizes ("auto")
+    python -m rag.bench.scale scale --sizes 1000 10000 100000   # tokenise, build and query at scale
 
 The scale numbers use `/work/shared/data/crud_news.jsonl.gz` (68k news articles, CRUD-RAG),
-split into pieces of at most 300 characters. Its `title` field is empty in every line, so the
+cut by the production chunker (`rag.chunking`). Its `title` field is empty in every line, so the
 queries are the opening clauses of 50 articles (the words a headline would use).
 """
 
@@ -33,6 +33,8 @@ import numpy as np
 
 from rag import tokenize as tok
 from rag.bm25 import BM25, Backend
+from rag.chunking import chunk_article, chunk_articles
+from rag.types import Article
 
 __all__ = [
     "NEWS_PATH",
@@ -48,52 +50,30 @@ __all__ = [
 # The shared data folder sits beside the project root (../shared), here and in CI.
 NEWS_PATH = Path(
     os.environ.get(
-        "RAG_NEWS_PATH", Path(__file__).resolve().parents[2] / "shared" / "data" / "crud_news.jsonl.gz"
+        "RAG_NEWS_PATH", Path("..") / "shared" / "data" / "crud_news.jsonl.gz"
     )
 )
-CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus"
-QUESTIONS_PATH = Path(__file__).parent / "data" / "lexical_questions.jsonl"
-MAX_CHUNK_CHARS = 300
-_SENTENCE_RE = re.compile(r"[^。！？!?]*(?:[。！？!?]+[”’\"」』）)]*|$)")
+CORPUS_DIR = Path("corpus")  # relative to the working directory (the project root)
+QUESTIONS_PATH = Path(__file__).resolve().parent.parent / "data" / "lexical_questions.jsonl"  # package data
 
 
-# -- splitting ------------------------------------------------------------------------
+# -- splitting: the production chunker (rag.chunking), so the benchmark measures what is served
 
 
-def _sentences(text: str) -> list[str]:
-    return [s for s in _SENTENCE_RE.findall(text) if s.strip()]
-
-
-def _pack(sentences: list[str], max_chars: int) -> list[str]:
-    """Greedily join sentences into pieces of at most `max_chars` (long sentences are cut)."""
-    pieces: list[str] = []
-    current = ""
-    for sentence in sentences:
-        while len(sentence) > max_chars:
-            if current:
-                pieces.append(current)
-                current = ""
-            pieces.append(sentence[:max_chars])
-            sentence = sentence[max_chars:]
-        if len(current) + len(sentence) > max_chars:
-            pieces.append(current)
-            current = ""
-        current += sentence
-    if current.strip():
-        pieces.append(current)
-    return [p.strip() for p in pieces if p.strip()]
+def _chunk_texts(article_id: str, title: str, paragraphs: list[str]) -> list[str]:
+    article = Article(article_id, title, None, article_id, [p for p in paragraphs if p.strip()])
+    return [chunk.context_text() for chunk in chunk_article(article)]
 
 
 def load_news_chunks(n_chunks: int, path: Path = NEWS_PATH) -> list[str]:
-    """The first `n_chunks` pieces (<= 300 characters) of the news file, in file order.
+    """The first `n_chunks` chunks of the news file, in file order, cut by `rag.chunking`
+    (the chunker the index uses: paragraphs packed up to its chunk size, with headings).
 
-    Streams the gzip file and stops reading once it has enough; each article's text is
-    split at line breaks, then packed sentence by sentence.
+    Streams the gzip file and stops reading once it has enough.
     """
     chunks: list[str] = []
-    for article in _news_articles(path):
-        for paragraph in article["text"].split("\n"):
-            chunks.extend(_pack(_sentences(paragraph), MAX_CHUNK_CHARS))
+    for i, article in enumerate(_news_articles(path)):
+        chunks.extend(_chunk_texts(f"news{i}", article.get("title") or "", article["text"].split("\n")))
         if len(chunks) >= n_chunks:
             break
     return chunks[:n_chunks]
@@ -235,20 +215,11 @@ def backend_report(sizes: tuple[int, ...] = (10, 100, 1000), n_queries: int = 50
 # -- retrieval quality on the corpus -------------------------------------------------------
 
 
-def _clean(raw: str) -> str:
-    """Just enough cleaning to cut the corpus files into passages for this evaluation."""
-    raw = re.sub(r"\A\s*---.*?---", "", raw, flags=re.S)  # Jekyll front matter
-    raw = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", raw)  # markdown links
-    raw = re.sub(r"<[^>]+>", "", raw)  # HTML tags
-    return raw.replace("\n", "")
+def corpus_passages(corpus_dir: Path = CORPUS_DIR) -> list[str]:
+    """The corpus's articles as the index sees them: production chunks with their headline."""
+    from rag.corpus import load_corpus
 
-
-def corpus_passages(corpus_dir: Path = CORPUS_DIR, max_chars: int = 250) -> list[str]:
-    """The corpus files joined into text and packed sentence by sentence (<= max_chars)."""
-    passages = []
-    for path in sorted(corpus_dir.glob("*.txt")):
-        passages += _pack(_sentences(_clean(path.read_text(encoding="utf-8"))), max_chars)
-    return passages
+    return [chunk.context_text() for chunk in chunk_articles(load_corpus(corpus_dir).articles)]
 
 
 def load_questions(path: Path = QUESTIONS_PATH) -> list[dict[str, str]]:
@@ -339,12 +310,12 @@ def eval_report(distractors: int = 0) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m rag.scale", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m rag.bench.scale", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    evaluate = sub.add_parser("eval", help="hit@k of tokenizer variants: python -m rag.scale eval")
+    evaluate = sub.add_parser("eval", help="hit@k of tokenizer variants: python -m rag.bench.scale eval")
     evaluate.add_argument("--distractors", type=int, default=0, help="add this many news pieces")
-    sub.add_parser("backends", help="small-size latency of both backends: python -m rag.scale backends")
-    scale = sub.add_parser("scale", help="python -m rag.scale scale --sizes 1000 10000 100000")
+    sub.add_parser("backends", help="small-size latency of both backends: python -m rag.bench.scale backends")
+    scale = sub.add_parser("scale", help="python -m rag.bench.scale scale --sizes 1000 10000 100000")
     scale.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     scale.add_argument("--bm25s", action="store_true", help="also time bm25s")
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""Tests for rag.gold: normalisation, the loader's validation, the checker, the CLI and the real set."""
+"""Tests for rag.eval.gold: normalisation, the loader's validation, the checker, the CLI and the real set."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from rag.errors import InputError
-from rag.gold import (
+from rag.eval.gold import (
     ANSWERABLE_TYPES,
     DEFAULT_CORPUS,
     DEFAULT_GOLD,

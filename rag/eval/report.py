@@ -1,4 +1,4 @@
-"""Present an eval report (`rag.evaluate`): a compact terminal table, markdown and a PNG chart.
+"""Present an eval report (`rag.eval.evaluate`): a compact terminal table, markdown and a PNG chart.
 
 `write_report` saves `<UTC time>.json` (the report itself), `<UTC time>.md` (tables plus the
 failure list a person reads to see why) and `<UTC time>.png` (hit@k and answer metrics).

@@ -2,7 +2,7 @@
 
 Two entry points share one scorer:
 
-- `run_eval(engine, items)` scores an open engine against gold items (`rag.gold`): a
+- `run_eval(engine, items)` scores an open engine against gold items (`rag.eval.gold`): a
   retrieved chunk is a hit when its normalised text contains a normalised evidence quote.
 - `run_public_qa(corpus_jsonl, qa_jsonl, embedder, work_dir)` builds an index of a public QA
   corpus in the common form (corpus lines `{"id", "title", "text"}`, QA lines
@@ -26,7 +26,7 @@ What is measured, and what was simplified:
 
 Worked example (a fake engine would do as well; see tests/test_evaluate.py):
 
-    >>> from rag.gold import load_gold                                    # doctest: +SKIP
+    >>> from rag.eval.gold import load_gold                                    # doctest: +SKIP
     >>> report = run_eval(engine, load_gold(Path("eval/gold.jsonl")))     # doctest: +SKIP
     >>> report["retrieval"]["hybrid"]["overall"]["hit@5"]                 # doctest: +SKIP
     0.975
@@ -52,7 +52,8 @@ import numpy as np
 from tqdm import tqdm
 
 from rag.errors import InputError
-from rag.gold import GoldItem, normalize
+from rag.eval.gold import GoldItem, normalize
+from rag.types import MODES
 
 __all__ = [
     "DEFAULT_KS",
@@ -67,7 +68,6 @@ __all__ = [
 ]
 
 FORMAT = "rag-eval/1"  # the "format" field of every report; bump when the shape changes
-MODES = ("hybrid", "dense", "bm25")
 DEFAULT_KS = (1, 3, 5, 10)
 MRR_DEPTH = 10  # MRR is reported at 10 (MRR@10), so every search goes at least this deep
 ASK_TOP_K = 5  # passages handed to `engine.ask`, the engine's own default
@@ -77,11 +77,6 @@ MULTI = "multi"
 MULTI_ALL = "multi/all"  # the by-type row that holds the "every evidence found" variant
 _SNIPPET = 120  # characters of a passage or answer kept in the failure list
 
-# An "[n]" citation marker. Run on NFKC text, so full-width "［1］" is caught too.
-_MARKER = re.compile(r"\[(\d+)\]")
-# Sentence ends after NFKC: "。" stays, "！？；" become "!?;".
-_SENTENCE_END = "。!?;\n"
-_TRAILING = " \t\r\n。!?;,、:"
 # A figure: a number, an optional 余/多 ("200余人"), an optional magnitude (万, 亿) and a unit,
 # which is %, ‰ or the next Chinese character ("440人", "12.5万吨", "2024年", "15%"). The
 # unit is taken loosely (one character) because the check is containment in the passage.
@@ -100,34 +95,32 @@ def figures(text: str) -> list[str]:
     return _FIGURE.findall(normalize(text))
 
 
-def attributed_sentences(answer: str) -> dict[int, list[str]]:
-    """Map each citation number to the sentences the answer attributes to it.
+def attributed_sentences(parts: Sequence[Any]) -> dict[int, list[str]]:
+    """Map each citation number to the sentences the answer attributes to it (`Answer.parts`).
 
-    The marker `[n]` follows the sentence that came from citation n; markers in a row
-    ("...[1][2]") share the sentence before them.
+    A part with no text ("…[1][2]" from an LLM) shares the sentence before it.
 
-    >>> attributed_sentences("招远市有9个项目。[1]吸纳440人[2][3]。")
-    {1: ['招远市有9个项目'], 2: ['吸纳440人'], 3: ['吸纳440人']}
+    >>> from rag.types import AnswerPart
+    >>> attributed_sentences([AnswerPart("招远市有9个项目。", 1), AnswerPart("吸纳440人", 2), AnswerPart("", 3)])
+    {1: ['招远市有9个项目。'], 2: ['吸纳440人'], 3: ['吸纳440人']}
     """
-    text = unicodedata.normalize("NFKC", answer)
     out: dict[int, list[str]] = defaultdict(list)
-    previous_end, sentence = 0, ""
-    for marker in _MARKER.finditer(text):
-        segment = text[previous_end : marker.start()].rstrip(_TRAILING)
-        if segment.strip():
-            cut = max(segment.rfind(end) for end in _SENTENCE_END)
-            sentence = segment[cut + 1 :].strip()
-        out[int(marker.group(1))].append(sentence)
-        previous_end = marker.end()
+    sentence = ""
+    for part in parts:
+        if part.text.strip():
+            sentence = unicodedata.normalize("NFKC", part.text).strip()
+        if part.n is not None:
+            out[part.n].append(sentence)
     return dict(out)
 
 
-def _strip_markers(text: str) -> str:
-    return _MARKER.sub("", normalize(text))
+def _answer_text(parts: Sequence[Any]) -> str:
+    """What the answer says, without its markers."""
+    return normalize("".join(p.text for p in parts))
 
 
-def _answer_correct(answer: str, answers: Sequence[str], match: str) -> bool:
-    got = _strip_markers(answer)
+def _answer_correct(parts: Sequence[Any], answers: Sequence[str], match: str) -> bool:
+    got = _answer_text(parts)
     found = [normalize(a) in got for a in answers if normalize(a)]
     if not found:
         return False
@@ -267,7 +260,7 @@ def _rewritten_question(answer: Any) -> str | None:
 
 
 def _score_citations(case: _Case, answer: Any) -> list[dict[str, Any]]:
-    sentences = attributed_sentences(answer.answer)
+    sentences = attributed_sentences(answer.parts)
     scored = []
     for citation in answer.citations:
         claimed = [f for s in sentences.get(citation.n, []) for f in figures(s)]
@@ -327,7 +320,7 @@ def _score_case(
         "query": query,
         "answerable": case.answerable,
         "error": error,
-        "answer": answer.answer if answer is not None else "",
+        "answer": answer.text if answer is not None else "",
         "refused": bool(answer.refused) if answer is not None else False,
         "citations": _score_citations(case, answer) if answer is not None else [],
         "ranks": {},
@@ -338,7 +331,7 @@ def _score_case(
         case.answerable
         and answer is not None
         and not answer.refused
-        and _answer_correct(answer.answer, case.answers, case.match)
+        and _answer_correct(answer.parts, case.answers, case.match)
     )
     if case.n_targets:
         for mode in modes:
@@ -479,7 +472,7 @@ def run_eval(
 
     Returns the report as a plain dict (JSON-ready): `retrieval[mode]["overall"|"by_type"]`,
     `answers["overall"|"by_type"]`, `timings_ms`, `failures` and per-question `items`.
-    `rag.report.write_report` saves it; `check_thresholds` gates on it.
+    `rag.eval.report.write_report` saves it; `check_thresholds` gates on it.
     """
     groups = groups or {}
     cases = [_case_from_gold(item, groups.get(item.id, "")) for item in items]

@@ -1,4 +1,4 @@
-"""Tests for rag.evaluate and rag.report: every metric against values worked out by hand.
+"""Tests for rag.eval.evaluate and rag.eval.report: every metric against values worked out by hand.
 
 A fake engine serves fixed rankings and answers over eight tiny gold items, so each
 number below can be checked with pencil and paper (the ranks are listed in `RANKS`).
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from rag.errors import InputError
-from rag.evaluate import (
+from rag.eval.evaluate import (
     attributed_sentences,
     check_thresholds,
     figures,
@@ -22,11 +22,12 @@ from rag.evaluate import (
     run_eval,
     run_public_qa,
 )
-from rag.gold import Evidence, GoldItem
-from rag.report import format_markdown, format_report, write_report
-from rag.types import Answer, Citation, Hit
+from rag.eval.gold import Evidence, GoldItem
+from rag.eval.report import format_markdown, format_report, write_report
+from rag.text import parse_marked
+from rag.types import Answer, AnswerPart, Citation, Hit, Refusal
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PUBLIC_QA = ROOT / "tests" / "data" / "public_qa"
 
 CHUNKS = {
@@ -94,7 +95,10 @@ class FakeEngine:
         if question == "太长":
             raise InputError("the question is too long: keep it under 1000 characters")
         text, refused, citations = ANSWERS[question]
-        answer = Answer(answer=text, refused=refused, citations=citations, timings_ms={})
+        if refused:
+            answer = Answer([], citations, Refusal("not_found", [], text))
+        else:  # the fixed answers are written with markers; the engine hands out parts
+            answer = Answer([AnswerPart(t, n) for t, n in parse_marked(text)], citations)
         if history and self.expose_rewrite:
             answer.query = REWRITTEN
         return answer
@@ -318,18 +322,19 @@ def test_figures(text: str, expected: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("answer", "expected"),
+    ("parts", "expected"),
     [
-        ("", {}),
-        ("没有标记。", {}),
-        ("😀[1]", {1: ["😀"]}),
-        ("甲有9个。[1]乙有440人[2][3]。", {1: ["甲有9个"], 2: ["乙有440人"], 3: ["乙有440人"]}),
-        ("第一句。第二句有5家[1]；第三句［2］", {1: ["第二句有5家"], 2: ["第三句"]}),
-        ("A[1]。B[1]", {1: ["A", "B"]}),
+        ([], {}),
+        ([("没有标记。", None)], {}),
+        ([("😀", 1)], {1: ["😀"]}),
+        ([("甲有9个。", 1), ("乙有440人", 2), ("", 3), ("。", None)],
+         {1: ["甲有9个。"], 2: ["乙有440人"], 3: ["乙有440人"]}),
+        ([("第二句有５家；", 1), ("第三句", 2)], {1: ["第二句有5家;"], 2: ["第三句"]}),
+        ([("A", 1), ("B", 1)], {1: ["A", "B"]}),
     ],
 )
-def test_attributed_sentences(answer: str, expected: dict[int, list[str]]) -> None:
-    assert attributed_sentences(answer) == expected
+def test_attributed_sentences(parts: list, expected: dict[int, list[str]]) -> None:
+    assert attributed_sentences([AnswerPart(t, n) for t, n in parts]) == expected
 
 
 # ----------------------------------------------------------------------------- reports
@@ -473,7 +478,7 @@ def test_without_groups_there_are_no_group_rows(report):
 def test_held_out_mrc_writes_only_passages_the_reader_never_saw(tmp_path):
     import gzip
 
-    from rag.evaluate import held_out_mrc
+    from rag.eval.evaluate import held_out_mrc
     from rag.training.reader_data import is_held_out
 
     ids = [f"p{i}" for i in range(60)]
@@ -493,7 +498,7 @@ def test_held_out_mrc_writes_only_passages_the_reader_never_saw(tmp_path):
 
 
 def test_held_out_mrc_says_where_the_data_is(tmp_path):
-    from rag.evaluate import held_out_mrc
+    from rag.eval.evaluate import held_out_mrc
 
     with pytest.raises(InputError, match="shared/data/mrc"):
         held_out_mrc(tmp_path, tmp_path / "out")

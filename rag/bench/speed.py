@@ -34,7 +34,7 @@ import numpy as np
 
 __all__ = ["run_bench", "format_bench"]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(".")  # the project root: the working directory, wherever the package is installed
 DEFAULT_QUESTIONS = [
     "招远2023年黄金产业总产值是多少？",
     "环翠区有多少家高新技术企业？",
@@ -85,7 +85,7 @@ def _threads(pid: int) -> int:
 
 def _questions(gold: Path | None) -> list[str]:
     if gold and gold.exists():
-        from rag.gold import load_gold
+        from rag.eval.gold import load_gold
 
         return [item.question for item in load_gold(gold) if not item.history][:60]
     return DEFAULT_QUESTIONS
@@ -161,7 +161,7 @@ def _learned_engine(index_dir: Path):
 def bench_reader(index_dir: Path, questions: list[str], pool: int | None = None) -> dict[str, Any]:
     """The reader's throughput on (question, sentence) pairs shaped like the composer's; `pool`
     defaults to the shipped policy's (the sentences read per question)."""
-    from rag.compose import split_sentences
+    from rag.text import split_sentences
 
     engine = _learned_engine(index_dir)
     if engine is None:
@@ -364,7 +364,7 @@ def bench_scale(sizes: list[int], n_queries: int = 50, news: Path | None = None)
     from rag.embedders import HashEmbedder
     from rag.index import HNSW_EF_SEARCH, HNSW_M, Index
     from rag.retrieve import search
-    from rag.scale import NEWS_PATH, load_news_chunks, load_news_queries, tokenize_many
+    from rag.bench.scale import NEWS_PATH, load_news_chunks, load_news_queries, tokenize_many
     from rag.tokenize import tokenize
     from rag.types import Chunk
 
