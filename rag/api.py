@@ -127,7 +127,7 @@ def load_engine(settings: Settings) -> Engine:
     if settings.llm_base_url and settings.llm_model:
         llm = LLMClient(settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout_s)
     engine = Engine.open(settings.index_dir, settings.embedder, llm, settings.max_question_chars,
-                         settings.composer, settings.reader_dir)
+                         settings.composer, settings.reader_dir, settings.store, settings.milvus_uri)
     engine.fusion = settings.fusion
     if settings.dense_weight is not None:
         engine.dense_weight = settings.dense_weight

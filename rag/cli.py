@@ -170,7 +170,8 @@ def ensure_index(settings: Settings, *, quiet: bool = False) -> None:
     if not quiet:
         _progress_echo(f"no index yet: indexing {source} into {index_dir} …" if status == "missing" else
                        f"{source} changed since the index was built: updating {index_dir} from it …")
-    report = build_index(source, index_dir, embedder, chunk_chars=chunk_chars, progress=not quiet)
+    report = build_index(source, index_dir, embedder, chunk_chars=chunk_chars, progress=not quiet,
+                         store=settings.store, milvus_uri=settings.milvus_uri)
     for warning in report.warnings:
         _progress_echo(f"warning: {warning}")
     if not quiet:
@@ -184,8 +185,13 @@ def ensure_index(settings: Settings, *, quiet: bool = False) -> None:
 @click.option("--chunk-chars", type=int, help="maximum chunk length in characters (default 300)")
 @click.option("--rebuild", is_flag=True,
               help="ignore the previous index (even one of another corpus) and embed everything again")
+@click.option("--store", type=click.Choice(["local", "milvus"]),
+              help="where vectors and the keyword index live (default: RAG_STORE, else what the index records, else local)")
+@click.option("--milvus-uri", help="milvus-lite file (default <index-dir>/milvus.db) or http://host:19530")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None,
+              help="ingest on Ray (with --store milvus): --ray alone starts a local Ray, --ray ADDRESS joins a cluster")
 @click.option("--json", "as_json", is_flag=True, help="print the build report as JSON")
-def index_cmd(path, index_dir, embedder, chunk_chars, rebuild, as_json):
+def index_cmd(path, index_dir, embedder, chunk_chars, rebuild, store, milvus_uri, ray_address, as_json):
     """Build or update the index of a corpus folder or file (default: the corpus the index
     was built from, else corpus/).
 
@@ -194,16 +200,19 @@ def index_cmd(path, index_dir, embedder, chunk_chars, rebuild, as_json):
     another corpus is replaced only with --rebuild; one build of an index at a time.
 
     Example: rag index corpus --index-dir index
+    (into Milvus, ingesting on a local Ray: rag index corpus --index-dir index_m --store milvus --ray)
     """
     from rag.index import index_source
 
-    settings = _settings(index_dir=index_dir, embedder=embedder, chunk_chars=chunk_chars)
+    settings = _settings(index_dir=index_dir, embedder=embedder, chunk_chars=chunk_chars, store=store,
+                         milvus_uri=milvus_uri)
     source = path or index_source(settings.index_dir) or settings.corpus_dir
     from rag.embedders import make_embedder
     from rag.index import build_index
 
     report = build_index(source, settings.index_dir, make_embedder(settings.embedder),
-                         chunk_chars=settings.chunk_chars, rebuild=rebuild, progress=not as_json)
+                         chunk_chars=settings.chunk_chars, rebuild=rebuild, progress=not as_json,
+                         store=settings.store, milvus_uri=settings.milvus_uri, ray_address=ray_address)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     if as_json:

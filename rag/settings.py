@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     dense_weight: float | None = Field(None, ge=0.0, le=1.0)  # None: the engine's measured default
     composer: Literal["learned", "rules"] = "rules"  # see rag.engine.COMPOSERS and DEFAULT_COMPOSER
     reader_dir: Path | None = None  # a reader trained with `rag train-reader`; None: the shipped one
+    # Where vectors and the keyword index live (rag.index.STORES): None takes what the index's manifest
+    # records (local for a new one); "milvus" needs `pip install -e ".[cluster]"` (rag.milvus_store).
+    store: Literal["local", "milvus"] | None = None
+    milvus_uri: str | None = None  # a milvus-lite file (default <index_dir>/milvus.db) or http://host:19530
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
