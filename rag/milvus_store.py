@@ -436,11 +436,11 @@ def build_milvus_index(source: Path, index_dir: Path, embedder: Embedder, *, chu
                 (tmp / "chunks.jsonl").open("w", encoding="utf-8") as chunks_out, \
                 (tmp / "vectors.f32").open("wb") as spool:
             if previous:
-                for row in read_jsonl(index_dir / "articles.jsonl"):
+                for row in _rows_from(index_dir / "articles.jsonl"):
                     if row["file"] in unchanged:
                         articles_out.write(json.dumps(row, ensure_ascii=False) + "\n")
                         report.articles += 1
-                for row in read_jsonl(index_dir / "chunks.jsonl"):
+                for row in _rows_from(index_dir / "chunks.jsonl"):
                     if row["file"] in unchanged:
                         chunks_out.write(json.dumps(row, ensure_ascii=False) + "\n")
                         seen.add(row["chunk"]["id"])
@@ -508,7 +508,7 @@ def build_milvus_index(source: Path, index_dir: Path, embedder: Embedder, *, chu
 
         # 3. The BM25 table over every chunk, then the rows into Milvus.
         stats = BM25Stats()
-        for row in read_jsonl(tmp / "chunks.jsonl"):
+        for row in _rows_from(tmp / "chunks.jsonl"):  # streamed: never the whole corpus in memory
             stats.add(row["tokens"])
         old_stats = BM25Stats.load(index_dir) if previous else None
         stats.avgdl_written = old_stats.avgdl_written if old_stats else stats.avgdl
@@ -578,10 +578,10 @@ def build_milvus_index(source: Path, index_dir: Path, embedder: Embedder, *, chu
 
 
 def _publications(articles_path: Path) -> dict[str, str | None]:
-    return {row["article"]["id"]: row["article"].get("publication") for row in read_jsonl(articles_path)}
+    return {row["article"]["id"]: row["article"].get("publication") for row in _rows_from(articles_path)}
 
 
-def _rows_from(path: Path, skip: int) -> Iterator[dict[str, Any]]:
+def _rows_from(path: Path, skip: int = 0) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle):
             if number >= skip and line.strip():

@@ -162,6 +162,24 @@ def run_in_process(works: list[Work], embed: EmbedStage) -> Iterator[dict[str, A
         yield embed(tokenize_batch(_columns(rows)))
 
 
+def _start_ray(ray: Any, address: str, workers: int | None) -> None:
+    # A local Ray on a loaded 2-core machine sometimes misses its own start-up deadline
+    # (seen: 1 start in 6 while other jobs ran); a second try has always come up.
+    for attempt in (1, 2):
+        try:
+            if address == "local":
+                ray.init(num_cpus=max(2, workers or LOCAL_WORKERS), include_dashboard=False,
+                         log_to_driver=False, configure_logging=False)
+            else:
+                ray.init(address=address, log_to_driver=False, configure_logging=False)
+            return
+        except Exception as exc:  # ConnectionError, ValueError, RuntimeError, by version
+            ray.shutdown()
+            if attempt == 2 or address != "local":
+                raise RagError(f"could not start or reach Ray at {address!r} ({exc}): for a cluster, start it "
+                               f"with `ray start --head` and give its address, e.g. --ray ray://head:10001") from exc
+
+
 def run_on_ray(works: list[Work], embedder: Any, cached: frozenset[str], address: str,
                workers: int | None = None) -> Iterator[dict[str, Any]]:
     """The stages as a ray.data pipeline; `address` "local" starts a Ray on this machine
@@ -174,15 +192,7 @@ def run_on_ray(works: list[Work], embedder: Any, cached: frozenset[str], address
         raise RagError('--ray needs Ray: pip install -e ".[cluster]" (or pip install "ray[data]")') from exc
     started_here = not ray.is_initialized()
     if started_here:
-        try:
-            if address == "local":
-                ray.init(num_cpus=max(2, workers or LOCAL_WORKERS), include_dashboard=False,
-                         log_to_driver=False, configure_logging=False)
-            else:
-                ray.init(address=address, log_to_driver=False, configure_logging=False)
-        except Exception as exc:  # ConnectionError, ValueError, RuntimeError, by version
-            raise RagError(f"could not reach the Ray cluster at {address!r} ({exc}): start it with "
-                           f"`ray start --head`, or give its address, e.g. --ray ray://head:10001") from exc
+        _start_ray(ray, address, workers)
     try:
         if workers is None:
             workers = LOCAL_WORKERS if address == "local" else max(1, int(ray.cluster_resources().get("CPU", 2)) // 2)
@@ -197,7 +207,8 @@ def run_on_ray(works: list[Work], embedder: Any, cached: frozenset[str], address
         # The actors take half a CPU each, so that reading and tokenizing still find room on a
         # small machine; on a cluster the pool spreads over the nodes.
         ds = ds.map_batches(EmbedStage, fn_constructor_kwargs={"embedder": embedder_spec(embedder), "cached": cached},
-                            batch_size=BATCH, batch_format="default", concurrency=workers, num_cpus=0.5)
+                            batch_size=BATCH, batch_format="default", num_cpus=0.5,
+                            compute=ray.data.ActorPoolStrategy(size=workers))
         for batch in ds.iter_batches(batch_size=BATCH, batch_format="numpy"):
             yield {key: (value if key == "vector" else value.tolist()) for key, value in batch.items()}
     finally:
