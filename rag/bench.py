@@ -424,6 +424,7 @@ def run_bench(
     work_dir: Path | None = None,
     soak_seconds: float = 60,
     soak_clients: int = 16,
+    store_sizes: tuple[int, ...] = (10_000, 100_000),
 ) -> dict[str, Any]:
     questions = _questions(gold)
     result: dict[str, Any] = {
@@ -451,6 +452,10 @@ def run_bench(
     if "scale" in sections:
         _say(f"scale: {', '.join(map(str, sizes))} chunks")
         result["scale"] = bench_scale(list(sizes))
+    if "stores" in sections:  # local vs milvus-lite (rag.bench_stores; needs the cluster extra)
+        from rag.bench_stores import bench_stores
+
+        result["stores"] = bench_stores(list(store_sizes), work_dir=work_dir, say=_say)
     return result
 
 
@@ -504,4 +509,8 @@ def format_bench(result: dict[str, Any]) -> str:
                 f"{r['dense_flat']['p50_ms']:>5} {r['dense_hnsw']['p50_ms']:>6} ({r['dense_hnsw']['recall_at_10']})"
                 f"  {r['fused_search']['p50_ms']:>9} {r['rss_mb_added']:>8}"
             )
+    if "stores" in result:
+        from rag.bench_stores import format_stores
+
+        lines.append(format_stores(result["stores"]))
     return "\n".join(lines)

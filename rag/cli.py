@@ -495,15 +495,16 @@ def train_reader_cmd(out, mrc_dir, news, news_articles, minutes, epochs, lr, bat
 
 @main.command("bench")
 @click.option("--sections", default="build,inproc,http,soak,scale", show_default=True,
-              help="any of build, inproc, http, soak, scale")
+              help="any of build, inproc, http, soak, scale, stores (local vs milvus-lite; needs the cluster extra)")
 @click.option("--sizes", default="1000,10000,100000", show_default=True, help="scale sweep sizes in chunks")
 @click.option("--embedder", default="e5", show_default=True)
 @click.option("--repeat", default=3, show_default=True, help="passes over the questions for in-process timings")
 @click.option("--per-client", default=25, show_default=True, help="requests per HTTP client")
 @click.option("--soak-seconds", default=60.0, show_default=True, help="how long the soak section runs")
 @click.option("--soak-clients", default=16, show_default=True, help="concurrent clients in the soak section")
+@click.option("--store-sizes", default="10000,100000", show_default=True, help="stores section sizes in chunks")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("bench/results"), show_default=True)
-def bench_cmd(sections, sizes, embedder, repeat, per_client, soak_seconds, soak_clients, out_dir):
+def bench_cmd(sections, sizes, embedder, repeat, per_client, soak_seconds, soak_clients, store_sizes, out_dir):
     """Measure speed: index build, each retrieval leg, ask, HTTP under load, a soak, and scale.
 
     Example: rag bench --sections soak --soak-seconds 60 --soak-clients 16
@@ -520,6 +521,7 @@ def bench_cmd(sections, sizes, embedder, repeat, per_client, soak_seconds, soak_
         per_client=per_client,
         soak_seconds=soak_seconds,
         soak_clients=soak_clients,
+        store_sizes=tuple(int(s) for s in store_sizes.split(",") if s.strip()),
     )
     click.echo(format_bench(result))
     out_dir.mkdir(parents=True, exist_ok=True)
