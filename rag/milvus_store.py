@@ -445,13 +445,14 @@ def build_milvus_index(source: Path, index_dir: Path, embedder: Embedder, *, chu
                         chunks_out.write(json.dumps(row, ensure_ascii=False) + "\n")
                         seen.add(row["chunk"]["id"])
                         kept += 1
-            store_ready = not full
-            if store_ready:
-                store.load()
             cache: dict[str, np.ndarray] = {}
             if previous and report.files_changed:
+                store.load()
                 for row in store.rows(_in("file", report.files_changed), ["embed_key", "dense"]):
                     cache[row["embed_key"]] = np.asarray(row["dense"], dtype=np.float32)
+            # Idle while reading and embedding (minutes to hours): an open channel's keepalive
+            # pings annoy the server ("too_many_pings"), so connect again for the writes.
+            store.close()
 
             # 2. Read, chunk, tokenize and embed the new and changed files (in-process or on Ray).
             todo = [Work(name, str(path), chunk_chars, json.dumps(sidecar[name], ensure_ascii=False)
@@ -507,6 +508,7 @@ def build_milvus_index(source: Path, index_dir: Path, embedder: Embedder, *, chu
             )
 
         # 3. The BM25 table over every chunk, then the rows into Milvus.
+        store = MilvusStore(connect, collection, embedder.dim)
         stats = BM25Stats()
         for row in _rows_from(tmp / "chunks.jsonl"):  # streamed: never the whole corpus in memory
             stats.add(row["tokens"])
@@ -517,6 +519,7 @@ def build_milvus_index(source: Path, index_dir: Path, embedder: Embedder, *, chu
             stats.avgdl_written = stats.avgdl
         dense_index = store.create(report.chunks) if full else old_store.get("dense_index", "flat")
         if not full:
+            store.load()
             store.delete_files(report.files_added + report.files_changed + report.files_removed)
         publications = _publications(tmp / "articles.jsonl")
         vectors = np.memmap(tmp / "vectors.f32", dtype=np.float32, mode="r", shape=(new, embedder.dim)) if new else None

@@ -141,6 +141,8 @@ def embedder_spec(embedder: Any) -> Any:
     if isinstance(embedder, E5Embedder):
         if not embedder._fast_passages:
             return "e5-nano"
+        if embedder._bf16:
+            return "e5-bf16"
         return "e5" if embedder._int8 else "e5-fp32"
     return embedder
 

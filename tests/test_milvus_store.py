@@ -241,3 +241,27 @@ def test_a_local_index_folder_with_milvus_files_is_not_foreign(milvus_index, tmp
     (copy / "notes.txt").write_text("mine")
     with pytest.raises(IndexConflictError, match=r"notes.txt\)"):  # only the foreign file is named
         build_index(ROOT / "corpus", copy, HashEmbedder(384), progress=False, rebuild=True)
+
+
+def test_the_api_adds_and_deletes_articles_on_a_milvus_index(corpus_copy, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from rag.api import create_app
+    from rag.settings import Settings
+
+    index_dir = tmp_path / "index"
+    build_index(corpus_copy, index_dir, HashEmbedder(384), progress=False, store="milvus")
+    engine = Engine.open(index_dir, HashEmbedder(384), composer="rules")
+    app = create_app(Settings(ui=False, corpus_dir=corpus_copy, store="milvus"), engine=engine)
+    article = {"title": "日照港开通新航线", "text": "本报日照3月1日讯 日照港今天开通至釜山的第九条集装箱航线，每周三个航班。",
+               "date": "2024-03-01"}
+    question = {"question": "日照港至釜山的集装箱航线每周几个航班？", "filters": {"date_from": "2024-03-01"}}
+    with TestClient(app) as client:
+        r = client.post("/articles", json=article)
+        assert r.status_code == 201, r.text
+        (added,) = r.json()["articles"]
+        assert isinstance(app.state.engine.index, MilvusIndex)
+        assert "每周三个航班" in client.post("/ask", json=question).json()["answer"]
+        assert client.delete(f"/articles/{added['id']}").status_code == 200
+        assert client.post("/ask", json=question).json()["refused"]
+        assert app.state.engine.index.store.count() == len(app.state.engine.index.chunks)
