@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("pymilvus")
@@ -69,11 +70,29 @@ def test_the_gold_set_gets_the_same_answers_as_on_the_local_store(hash_index, mi
     _assert_same_quality(result)
 
 
+class _StoredPassages:
+    """e5 for queries; for passages, the vectors the local e5 index already holds (embedding them
+    again would only cost a minute: this test is about the store)."""
+
+    def __init__(self, index_dir: Path) -> None:
+        index = load_index(index_dir)
+        self.engine = Engine.open(index_dir, composer="rules")
+        self.id, self.dim = self.engine.embedder.id, self.engine.embedder.dim
+        self.by_text = {c.context_text(): v for c, v in zip(index.chunks, index.vectors)}
+
+    def embed_queries(self, texts):
+        return self.engine.embedder.embed_queries(texts)
+
+    def embed_passages(self, texts, batch_size=32):
+        return np.stack([self.by_text[t] for t in texts])
+
+
 @pytest.mark.slow
 def test_the_gold_set_with_the_real_model(e5_index, corpus_dir, tmp_path):
     index_dir = tmp_path / "e5_milvus"
-    build_index(corpus_dir, index_dir, Engine.open(e5_index).embedder, progress=False, store="milvus")
-    result = _compare(Engine.open(e5_index, composer="rules"), Engine.open(index_dir, composer="rules"))
+    stored = _StoredPassages(e5_index)
+    build_index(corpus_dir, index_dir, stored, progress=False, store="milvus")
+    result = _compare(stored.engine, Engine.open(index_dir, stored.engine.embedder, composer="rules"))
     print(f"e5, {result['n']} test questions: same citations {result['same_citations']:.3f}, hit@5 "
           f"{result['local']['retrieval']['hybrid']['overall']['hit@5']:.3f} / "
           f"{result['milvus']['retrieval']['hybrid']['overall']['hit@5']:.3f}, accuracy "
@@ -265,3 +284,21 @@ def test_the_api_adds_and_deletes_articles_on_a_milvus_index(corpus_copy, tmp_pa
         assert client.delete(f"/articles/{added['id']}").status_code == 200
         assert client.post("/ask", json=question).json()["refused"]
         assert app.state.engine.index.store.count() == len(app.state.engine.index.chunks)
+
+
+def test_a_milvus_lite_folder_open_in_another_process_is_a_clear_error(milvus_index, tmp_path):
+    copy = tmp_path / "index"
+    shutil.copytree(milvus_index, copy)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pymilvus import MilvusClient; "
+         f"MilvusClient({str(copy / 'milvus.db')!r}); print('open', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        runner = CliRunner()
+        result = runner.invoke(main, ["search", "招远", "--index-dir", str(copy), "--embedder", "hash:384"])
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert "one process at a time" in result.output and "POST /articles" in result.output
+    finally:
+        holder.kill()
+        holder.wait()
