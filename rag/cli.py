@@ -181,7 +181,7 @@ def ensure_index(settings: Settings, *, quiet: bool = False) -> None:
 @main.command("index")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--index-dir", type=click.Path(path_type=Path), help="where the index lives (default: index/)")
-@click.option("--embedder", help="e5 (default), e5-nano, st:<model folder or name>, hash:384")
+@click.option("--embedder", help="e5 (default), e5-nano, e5-bf16, st:<model folder or name>, hash:384")
 @click.option("--chunk-chars", type=int, help="maximum chunk length in characters (default 300)")
 @click.option("--rebuild", is_flag=True,
               help="ignore the previous index (even one of another corpus) and embed everything again")
@@ -200,7 +200,8 @@ def index_cmd(path, index_dir, embedder, chunk_chars, rebuild, store, milvus_uri
     another corpus is replaced only with --rebuild; one build of an index at a time.
 
     Example: rag index corpus --index-dir index
-    (into Milvus, ingesting on a local Ray: rag index corpus --index-dir index_m --store milvus --ray)
+
+    Into Milvus, ingesting on a local Ray: rag index corpus --index-dir index_m --store milvus --ray
     """
     from rag.index import index_source
 
