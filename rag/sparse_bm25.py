@@ -40,6 +40,7 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,7 @@ REWEIGH_DRIFT = 0.05
 _ID_SPACE = 2**32 - 2  # ids 1 .. 2**32 - 2; Milvus takes sparse indices below 2**32 - 1
 
 
+@lru_cache(maxsize=1 << 20)  # a token recurs in many chunks: hash each once (about 1M distinct words fit)
 def term_id(token: str) -> int:
     """A token's stable sparse dimension: the first 4 bytes of its sha256, in 1 .. 2**32 - 2."""
     return 1 + int.from_bytes(hashlib.sha256(token.encode("utf-8")).digest()[:4], "little") % _ID_SPACE

@@ -302,3 +302,9 @@ def test_a_milvus_lite_folder_open_in_another_process_is_a_clear_error(milvus_in
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_both_stores_give_what_retrieval_needs(hash_index, milvus_index):
+    from rag.store import Store
+
+    assert isinstance(load_index(hash_index), Store) and isinstance(load_index(milvus_index), Store)
