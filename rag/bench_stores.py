@@ -124,7 +124,7 @@ def _one(store: str, size: int, work: Path) -> dict[str, Any]:
         for start in range(0, size, INSERT_BATCH):
             milvus.insert([row_of("news", chunks[i], None, "", vectors[i], stats.doc_vector(tokens[i]))
                            for i in range(start, min(size, start + INSERT_BATCH))])
-        milvus.load()
+        milvus.flush()
         manifest["store"] = {"kind": "milvus", "dense_index": dense_index}
         index = MilvusIndex(folder, manifest, {}, chunks, np.zeros((0, embedder.dim), np.float32), None, None, [])
         index.attach(milvus, stats)

