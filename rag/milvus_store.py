@@ -159,8 +159,11 @@ class MilvusStore:
         self.uri, self.collection, self.dim = uri, collection, dim
         if not _is_remote(uri):
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        # milvus-lite's in-process server answers keepalive pings on an idle channel with
+        # "too_many_pings" (logged by gRPC); ping only while a call is under way.
+        options = {} if _is_remote(uri) else {"grpc_options": {"grpc.keepalive_permit_without_calls": 0}}
         try:
-            self.client = MilvusClient(uri)
+            self.client = MilvusClient(uri, **options)
         except Exception as exc:
             raise RagError(self._unreachable(exc)) from exc
 
