@@ -9,7 +9,9 @@ Each (store, size) runs in a fresh process, so that its memory is its own: it re
 prepared chunks, builds the store (local: BM25 matrix + FAISS, flat below 50k chunks and HNSW
 above, written to disk as `rag index` does; milvus: BM25 table, one collection, inserted and
 indexed, FLAT/HNSW by the same rule) and times the dense leg, the BM25 leg and fused search
-(`rag.retrieve.search`, hybrid RRF, top 5), one query at a time. Reported per store and size:
+(`rag.retrieve.search`, hybrid RRF, top 5), one query at a time, with one OpenMP thread (FAISS's
+flat search spreads one query over threads, which on a shared 2-core machine measured 175 ms at
+10k chunks instead of ~1 ms; milvus-lite is single-threaded Python). Reported per store and size:
 index time, p50/p95 per leg and fused, RSS added by the build, bytes on disk, and the top-10
 overlap of each leg between the two stores.
 
@@ -171,7 +173,8 @@ def bench_stores(sizes: list[int], n_queries: int = N_QUERIES, work_dir: Path | 
                 say(f"stores: {store} at {size} chunks")
                 out = subprocess.run([sys.executable, "-m", "rag.bench_stores", "--one", store, str(size), str(work)],
                                      capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent,
-                                     env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+                                     env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+                                          "OMP_NUM_THREADS": "1"})
                 if out.returncode != 0:
                     raise RuntimeError(f"the {store} store at {size} chunks failed: {out.stderr[-2000:]}")
                 row[store] = json.loads(out.stdout.strip().splitlines()[-1])
