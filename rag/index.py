@@ -673,11 +673,9 @@ named_files = _named_files
 file_sha = _file_sha
 sidecar_key = _sidecar_key
 corpus_hash = _corpus_hash
-embed_key = _embed_key
 library_versions = _versions
 manifest_digest = _digest
 read_jsonl = _read_jsonl
-data_file_sizes = _sizes
 
 
 def _build(source: Path, index_dir: Path, embedder: Embedder, chunk_chars: int, rebuild: bool,

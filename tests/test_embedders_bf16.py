@@ -6,7 +6,6 @@ and there is nothing to compare.
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from rag.e5convert import cpu_has_bf16
