@@ -129,7 +129,7 @@ def load_engine(settings: Settings) -> Engine:
     if settings.llm_base_url and settings.llm_model:
         llm = LLMClient(settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout_s)
     return Engine.open(settings.index_dir, settings.embedder, llm, settings.config(), settings.composer,
-                       settings.reader_dir)
+                       settings.reader_dir, settings.store, settings.milvus_uri)
 
 
 def _settings(request: Request) -> Settings:

@@ -173,7 +173,7 @@ def ensure_index(settings: Settings, *, quiet: bool = False) -> None:
         _progress_echo(f"no index yet: indexing {source} into {index_dir} …" if status == "missing" else
                        f"{source} changed since the index was built: updating {index_dir} from it …")
     report = build_index(source, index_dir, embedder, chunk_chars=chunk_chars, progress=not quiet,
-                         profile=settings.profile)
+                         profile=settings.profile, store=settings.store, milvus_uri=settings.milvus_uri)
     for warning in report.warnings:
         _progress_echo(f"warning: {warning}")
     if not quiet:
@@ -183,14 +183,19 @@ def ensure_index(settings: Settings, *, quiet: bool = False) -> None:
 @main.command("index")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--index-dir", type=click.Path(path_type=Path), help="where the index lives (default: index/)")
-@click.option("--embedder", help="e5 (default), e5-nano, st:<model folder or name>, hash:384")
+@click.option("--embedder", help="e5 (default), e5-nano, e5-bf16, st:<model folder or name>, hash:384")
 @click.option("--chunk-chars", type=int, help=f"maximum chunk length in characters (default {CHUNK_CHARS})")
 @click.option("--profile", help="corpus profile: national, shandong or a folder (default: the index's, "
                                 "else the corpus's .rag-profile, else national)")
 @click.option("--rebuild", is_flag=True,
               help="ignore the previous index (even one of another corpus) and embed everything again")
+@click.option("--store", type=click.Choice(["local", "milvus"]),
+              help="where vectors and the keyword index live (default: RAG_STORE, else what the index records, else local)")
+@click.option("--milvus-uri", help="milvus-lite file (default <index-dir>/milvus.db) or http://host:19530")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None,
+              help="ingest on Ray (with --store milvus): --ray alone starts a local Ray, --ray ADDRESS joins a cluster")
 @click.option("--json", "as_json", is_flag=True, help="print the build report as JSON")
-def index_cmd(path, index_dir, embedder, chunk_chars, profile, rebuild, as_json):
+def index_cmd(path, index_dir, embedder, chunk_chars, profile, rebuild, store, milvus_uri, ray_address, as_json):
     """Build or update the index of a corpus folder or file (default: the corpus the index
     was built from, else corpus/).
 
@@ -199,17 +204,21 @@ def index_cmd(path, index_dir, embedder, chunk_chars, profile, rebuild, as_json)
     another corpus is replaced only with --rebuild; one build of an index at a time.
 
     Example: rag index corpus --index-dir index
+
+    Into Milvus, ingesting on a local Ray: rag index corpus --index-dir index_m --store milvus --ray
     """
     from rag.index import index_source
 
-    settings = _settings(index_dir=index_dir, embedder=embedder, chunk_chars=chunk_chars, profile=profile)
+    settings = _settings(index_dir=index_dir, embedder=embedder, chunk_chars=chunk_chars, profile=profile,
+                         store=store, milvus_uri=milvus_uri)
     source = path or index_source(settings.index_dir) or settings.corpus_dir
     from rag.embedders import make_embedder
     from rag.index import build_index
 
     report = build_index(source, settings.index_dir, make_embedder(settings.embedder),
                          chunk_chars=settings.chunk_chars, rebuild=rebuild, progress=not as_json,
-                         profile=settings.profile)
+                         profile=settings.profile, store=settings.store, milvus_uri=settings.milvus_uri,
+                         ray_address=ray_address)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     if as_json:
@@ -505,15 +514,16 @@ def train_reader_cmd(out, mrc_dir, news, news_articles, minutes, epochs, lr, bat
 
 @main.command("bench")
 @click.option("--sections", default="build,inproc,http,soak,scale", show_default=True,
-              help="any of build, inproc, http, soak, scale")
+              help="any of build, inproc, http, soak, scale, stores (local vs milvus-lite; needs the cluster extra)")
 @click.option("--sizes", default="1000,10000,100000", show_default=True, help="scale sweep sizes in chunks")
 @click.option("--embedder", default="e5", show_default=True)
 @click.option("--repeat", default=3, show_default=True, help="passes over the questions for in-process timings")
 @click.option("--per-client", default=25, show_default=True, help="requests per HTTP client")
 @click.option("--soak-seconds", default=60.0, show_default=True, help="how long the soak section runs")
 @click.option("--soak-clients", default=16, show_default=True, help="concurrent clients in the soak section")
+@click.option("--store-sizes", default="10000,100000", show_default=True, help="stores section sizes in chunks")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("bench/results"), show_default=True)
-def bench_cmd(sections, sizes, embedder, repeat, per_client, soak_seconds, soak_clients, out_dir):
+def bench_cmd(sections, sizes, embedder, repeat, per_client, soak_seconds, soak_clients, store_sizes, out_dir):
     """Measure speed: index build, each retrieval leg, ask, HTTP under load, a soak, and scale.
 
     Example: rag bench --sections soak --soak-seconds 60 --soak-clients 16
@@ -530,6 +540,7 @@ def bench_cmd(sections, sizes, embedder, repeat, per_client, soak_seconds, soak_
         per_client=per_client,
         soak_seconds=soak_seconds,
         soak_clients=soak_clients,
+        store_sizes=tuple(int(s) for s in store_sizes.split(",") if s.strip()),
     )
     click.echo(format_bench(result))
     out_dir.mkdir(parents=True, exist_ok=True)

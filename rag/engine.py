@@ -113,14 +113,15 @@ class Engine:
     @classmethod
     def open(cls, index_dir: Path, embedder: Embedder | str | None = None, llm: LLMClient | None = None,
              config: Config = DEFAULT, composer: str = DEFAULT_COMPOSER,
-             reader_dir: Path | None = None) -> Engine:
+             reader_dir: Path | None = None, store: str | None = None, milvus_uri: str | None = None) -> Engine:
         """Load the index at index_dir; the embedder defaults to the one it was built with.
-        `composer` is "learned" (the shipped reader, or the one in reader_dir) or "rules"."""
+        `composer` is "learned" (the shipped reader, or the one in reader_dir) or "rules".
+        `store` and `milvus_uri`, when given, must match what the index records (rag.index.load_index)."""
         if composer not in COMPOSERS:
             raise InputError(f"composer must be one of {', '.join(COMPOSERS)}, got {composer!r}")
         if isinstance(embedder, str):
             embedder = make_embedder(embedder)
-        index = load_index(Path(index_dir), embedder.id if embedder else None)
+        index = load_index(Path(index_dir), embedder.id if embedder else None, store, milvus_uri)
         if embedder is None:
             built = index.manifest["embedder"]["id"]
             embedder = make_embedder("e5" if built == "multilingual-e5-small" else

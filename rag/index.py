@@ -54,7 +54,7 @@ from rag.tokenize import tokenize, tokenizer_id
 from rag.types import Article, Chunk, content_id
 
 __all__ = ["BuildReport", "Index", "build_index", "index_manifest", "index_source", "index_status", "load_index",
-           "repair_command", "FORMAT_VERSION"]
+           "repair_command", "store_kind", "FORMAT_VERSION", "STORES"]
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,11 @@ class Index:
     def embedder_id(self) -> str:
         return self.manifest["embedder"]["id"]
 
+    def allowed(self, filters: Any) -> np.ndarray:
+        """What the search legs take as `allowed` for these filters (`rag.retrieve.Filters`):
+        a boolean mask over the chunks here; a store that filters by itself takes the filters."""
+        return filters.mask(self.chunks, self.articles)
+
     def dense_search(self, query_vector: np.ndarray, k: int, allowed: np.ndarray | None = None):
         """Top-k chunk positions and cosine scores; `allowed` is a boolean mask over chunks."""
         k = min(k, len(self.chunks))
@@ -214,6 +219,8 @@ def _sizes(folder: Path) -> dict[str, int]:
 def repair_command(index_dir: Path, manifest: dict[str, Any] | None = None, extra: str = "") -> str:
     """The command that rebuilds this index from the corpus it records (or corpus/)."""
     source = (manifest or {}).get("source") or "corpus"
+    if store_kind(manifest) != "local" and "--store" not in extra:
+        extra = f" --store {store_kind(manifest)}{extra}"
     return f"`rag index {source} --index-dir {index_dir} --rebuild{extra}`"
 
 
@@ -290,11 +297,15 @@ def index_source(index_dir: Path) -> Path | None:
     return Path(source) if isinstance(source, str) and source else None
 
 
-def load_index(index_dir: Path, embedder_id: str | None = None) -> Index:
-    """Load an index; refuse one written by another format or embedder, or damaged."""
+def load_index(index_dir: Path, embedder_id: str | None = None, store: str | None = None,
+               milvus_uri: str | None = None) -> Index:
+    """Load an index; refuse one written by another format, embedder or store, or damaged.
+    `store` ("local" or "milvus") and `milvus_uri`: what the user asked for, checked against
+    the manifest; None takes what the manifest records."""
     index_dir = Path(index_dir)
     manifest = _read_manifest(index_dir)
     rebuild = f"rebuild with {repair_command(index_dir, manifest)}"
+    check_store(index_dir, manifest, store)
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexMismatchError(
             f"the index at {index_dir} has format version {manifest.get('format_version')!r}, "
@@ -321,6 +332,10 @@ def load_index(index_dir: Path, embedder_id: str | None = None) -> Index:
                 "index written with %s %s, running %s", name, manifest["versions"][name], now.get(name)
             )
     _check_files(index_dir, manifest)
+    if store_kind(manifest) == "milvus":  # vectors and keyword index live in Milvus (rag.milvus_store)
+        from rag.milvus_store import load_milvus_index
+
+        return load_milvus_index(index_dir, manifest, milvus_uri)
     try:
         article_rows = _read_jsonl(index_dir / "articles.jsonl")
         articles = {r["article"]["id"]: Article(**r["article"]) for r in article_rows}
@@ -475,7 +490,7 @@ def _check_target(index_dir: Path) -> None:
         return
     if not index_dir.is_dir():
         raise IndexConflictError(f"{index_dir} is a file, not an index folder: choose another --index-dir")
-    known = {*DATA_FILES, "manifest.json", "bm25"}
+    known = {*DATA_FILES, "manifest.json", "bm25", *STORE_FILES}
     foreign = sorted(p.name for p in index_dir.iterdir()
                      if p.name not in known and not p.name.lower().startswith("readme"))
     if foreign:
@@ -587,6 +602,9 @@ def build_index(
     rebuild: bool = False,
     progress: bool = True,
     profile: str | Path | None = None,
+    store: str | None = None,
+    milvus_uri: str | None = None,
+    ray_address: str | None = None,
 ) -> BuildReport:
     """Build or incrementally update the index of a corpus folder or file.
 
@@ -597,6 +615,9 @@ def build_index(
     `profile` (a shipped name or a folder, rag.profile) is the corpus profile; without one, an
     update keeps the profile the index was built with, and a new index takes the one the corpus
     names in its `.rag-profile`, else the national one. The manifest records it.
+    `store`: "local" (FAISS + BM25 files, the default for a new index) or "milvus"
+    (`rag.milvus_store`; `milvus_uri`, and `ray_address` to ingest on Ray); None keeps the
+    store the existing index records.
     """
     source, index_dir = Path(source), Path(index_dir)
     with _build_lock(index_dir):
@@ -606,6 +627,12 @@ def build_index(
         if not rebuild:
             _check_owner(index_dir, source)
         activate_profile(_build_profile(index_dir, source, profile, rebuild))
+        kind = _build_store(index_dir, store, rebuild, ray_address)
+        if kind == "milvus":
+            from rag.milvus_store import build_milvus_index
+
+            return build_milvus_index(source, index_dir, embedder, chunk_chars=chunk_chars, rebuild=rebuild,
+                                      progress=progress, milvus_uri=milvus_uri, ray_address=ray_address)
         return _build(source, index_dir, embedder, chunk_chars, rebuild, progress)
 
 
@@ -620,6 +647,59 @@ def _build_profile(index_dir: Path, source: Path, profile: str | Path | None, re
         if recorded:
             return from_manifest(recorded)
     return resolve_profile(None, source)
+
+
+# ---------------------------------------------------------------------------- stores
+
+STORES = ("local", "milvus")
+STORE_FILES = ("milvus.db", "bm25_stats.npz", "bm25_stats.json")  # what a milvus index keeps besides DATA_FILES
+
+
+def store_kind(manifest: dict[str, Any] | None) -> str:
+    """The store an index's manifest records ("local" for indexes from before stores existed)."""
+    store = (manifest or {}).get("store")
+    return store.get("kind", "local") if isinstance(store, dict) else "local"
+
+
+def check_store(index_dir: Path, manifest: dict[str, Any], store: str | None) -> None:
+    """Refuse to open an index of one store as another (RAG_STORE, --store)."""
+    if store is not None and store not in STORES:
+        raise InputError(f"store must be one of {', '.join(STORES)}, got {store!r}")
+    recorded = store_kind(manifest)
+    if store is not None and store != recorded:
+        raise IndexMismatchError(
+            f"the index at {index_dir} keeps its vectors in the {recorded!r} store, but the {store!r} store was "
+            f"asked for (RAG_STORE or --store): unset RAG_STORE (or set it to {recorded}) to use this index, or "
+            f"build a {store} index on purpose with {repair_command(index_dir, manifest, f' --store {store}')}"
+        )
+
+
+def _build_store(index_dir: Path, store: str | None, rebuild: bool, ray_address: str | None) -> str:
+    """The store this build writes: the one asked for, else the existing index's, else local."""
+    if store is not None and store not in STORES:
+        raise InputError(f"store must be one of {', '.join(STORES)}, got {store!r}")
+    manifest = index_manifest(index_dir)
+    recorded = store_kind(manifest) if manifest else None
+    if store is not None and recorded is not None and store != recorded and not rebuild:
+        raise IndexConflictError(
+            f"the index at {index_dir} is a {recorded!r} index, and --store {store} asks for {store!r}: update it as "
+            f"it is (without --store), or replace it with a {store} index on purpose with "
+            f"{repair_command(index_dir, manifest, f' --store {store}')}"
+        )
+    kind = store or recorded or "local"
+    if ray_address is not None and kind != "milvus":
+        raise InputError("--ray ingests into Milvus: add --store milvus (the local store is built in one process)")
+    return kind
+
+
+# Public names for what rag.milvus_store shares with the local builder.
+named_files = _named_files
+file_sha = _file_sha
+sidecar_key = _sidecar_key
+corpus_hash = _corpus_hash
+library_versions = _versions
+manifest_digest = _digest
+read_jsonl = _read_jsonl
 
 
 def _build(source: Path, index_dir: Path, embedder: Embedder, chunk_chars: int, rebuild: bool,

@@ -152,7 +152,7 @@ def search(
     if top_k < 1:
         raise InputError(f"top_k must be >= 1, got {top_k}")
     timings: dict[str, float] = {}
-    allowed = filters.mask(index.chunks, index.articles) if filters else None
+    allowed = index.allowed(filters) if filters else None  # a mask, or the filters for a store that filters
     pool = max(cfg.candidates, top_k * 4)
     legs_ranked: list[tuple[np.ndarray, float]] = []
     legs_scored: list[tuple[np.ndarray, np.ndarray, float]] = []

@@ -7,6 +7,7 @@ Every field can be set from the environment with the prefix `RAG_`, e.g.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,10 @@ class Settings(BaseSettings):
     dense_weight: float | None = Field(None, ge=0.0, le=1.0)  # None: the corpus profile's
     composer: Composer = DEFAULT_COMPOSER  # rag.config says why
     reader_dir: Path | None = None  # a reader trained with `rag train-reader`; None: the shipped one
+    # Where vectors and the keyword index live (rag.index.STORES): None takes what the index's manifest
+    # records (local for a new one); "milvus" needs `pip install -e ".[cluster]"` (rag.milvus_store).
+    store: Literal["local", "milvus"] | None = None
+    milvus_uri: str | None = None  # a milvus-lite file (default <index_dir>/milvus.db) or http://host:19530
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)

