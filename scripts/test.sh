@@ -3,7 +3,7 @@
 # the quality gate on the gold set with the real embedding model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+RAG_EXTRAS=test,cluster bash scripts/setup.sh   # the Milvus and Ray tests too
 bash scripts/install-browser.sh || echo "warning: could not install chromium; the browser test will be skipped"
 . .venv/bin/activate
 python -m pytest -q
