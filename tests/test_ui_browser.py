@@ -37,7 +37,7 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from rag.api import create_app  # noqa: E402
 from rag.settings import Settings  # noqa: E402
-from rag.types import Answer, Article, Citation  # noqa: E402
+from rag.types import Answer, Article, Citation, Refusal  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
@@ -59,7 +59,7 @@ class HostileEngine:
 
     def ask_stream(self, question: str, top_k: int = 5, **_: Any) -> Iterator[dict[str, Any]]:
         cite = Citation(1, "c1", "evil", "<b>标题</b>", "2024-01-01", "evil.html", HOSTILE, 1.0)
-        answer = Answer("正文与结尾[1]。<script>window.__xss=2</script>", True, [cite])
+        answer = Answer([], [cite], Refusal("not_found", [], "正文与结尾<script>window.__xss=2</script>"))
         yield {"event": "delta", "text": answer.answer}
         yield {"event": "done", "answer": answer.to_dict()}
 
