@@ -696,10 +696,28 @@ def _build_store(index_dir: Path, store: str | None, rebuild: bool, ray_address:
 named_files = _named_files
 file_sha = _file_sha
 sidecar_key = _sidecar_key
-corpus_hash = _corpus_hash
-library_versions = _versions
 manifest_digest = _digest
 read_jsonl = _read_jsonl
+
+
+def manifest_fields(source: Path, embedder: Embedder, chunk_chars: int, dense_index: str, files: dict[str, str],
+                    articles: int, chunks: int) -> dict[str, Any]:
+    """What every index's manifest records, whichever store holds it (a store adds its own keys,
+    then `sizes` and `digest`)."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "embedder": {"id": embedder.id, "dim": embedder.dim},
+        "tokenizer": tokenizer_id(),
+        "profile": active_profile().manifest(),
+        "chunk_chars": chunk_chars,
+        "dense_index": dense_index,
+        "source": str(source.resolve()),
+        "corpus_hash": _corpus_hash(files),
+        "files": files,
+        "counts": {"files": len(files), "articles": articles, "chunks": chunks},
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": _versions(),
+    }
 
 
 def _build(source: Path, index_dir: Path, embedder: Embedder, chunk_chars: int, rebuild: bool,
@@ -791,20 +809,8 @@ def _build(source: Path, index_dir: Path, embedder: Embedder, chunk_chars: int, 
     report.embedded, report.reused = len(todo), len(chunks) - len(todo)
     report.articles, report.chunks = len(articles), len(chunks)
 
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "embedder": {"id": embedder.id, "dim": embedder.dim},
-        "tokenizer": tokenizer_id(),
-        "profile": active_profile().manifest(),
-        "chunk_chars": chunk_chars,
-        "dense_index": "hnsw" if len(chunks) >= HNSW_MIN_CHUNKS else "flat",
-        "source": str(source.resolve()),
-        "corpus_hash": _corpus_hash(files),
-        "files": files,
-        "counts": {"files": len(files), "articles": len(articles), "chunks": len(chunks)},
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "versions": _versions(),
-    }
+    manifest = manifest_fields(source, embedder, chunk_chars, "hnsw" if len(chunks) >= HNSW_MIN_CHUNKS else "flat",
+                               files, len(articles), len(chunks))
     tmp = index_dir.with_name(f".{index_dir.name}.building-{os.getpid()}")
     if tmp.exists():
         shutil.rmtree(tmp)

@@ -38,7 +38,6 @@ import os
 import shutil
 import time
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +52,10 @@ from rag.index import (
     HNSW_MIN_CHUNKS,
     BuildReport,
     Index,
-    corpus_hash,
     file_sha,
     index_manifest,
-    library_versions,
     manifest_digest,
+    manifest_fields,
     named_files,
     read_jsonl,
     repair_command,
@@ -66,7 +64,6 @@ from rag.index import (
 )
 from rag.meta import read_sidecar
 from rag.sparse_bm25 import REWEIGH_DRIFT, BM25Stats
-from rag.profile import active as active_profile
 from rag.tokenize import tokenizer_id
 from rag.types import Article, Chunk, content_id
 
@@ -551,21 +548,9 @@ def build_milvus_index(source: Path, index_dir: Path, embedder: Embedder, *, chu
 
         # 4. The index folder: local files first, the manifest last (what loading trusts).
         stats.save(tmp)
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "embedder": {"id": embedder.id, "dim": embedder.dim},
-            "tokenizer": tokenizer_id(),
-            "profile": active_profile().manifest(),
-            "chunk_chars": chunk_chars,
-            "dense_index": dense_index,
-            "store": {"kind": "milvus", "uri": recorded, "collection": collection, "dense_index": dense_index},
-            "source": str(source.resolve()),
-            "corpus_hash": corpus_hash(files),
-            "files": files,
-            "counts": {"files": len(files), "articles": report.articles, "chunks": report.chunks},
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "versions": {**library_versions(), **_milvus_versions()},
-        }
+        manifest = manifest_fields(source, embedder, chunk_chars, dense_index, files, report.articles, report.chunks)
+        manifest["store"] = {"kind": "milvus", "uri": recorded, "collection": collection, "dense_index": dense_index}
+        manifest["versions"].update(_milvus_versions())
         manifest["sizes"] = {name: (tmp / name).stat().st_size for name in LOCAL_FILES}
         manifest["digest"] = manifest_digest(manifest)
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -8,7 +8,6 @@ retrieval); only the composer differs. "learned only" is the calibrated policy w
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from rag.engine import Engine
 from rag.eval.evaluate import run_eval
 from rag.eval.gold import load_gold
+from rag.training.calibrate import reader_eval_parser
 
 __all__ = ["ablation"]
 
@@ -55,11 +55,7 @@ def to_markdown(result: dict[str, dict]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index-dir", type=Path, default=Path("index"))
-    parser.add_argument("--reader-dir", type=Path, default=None)
-    parser.add_argument("--gold", type=Path, nargs="+", default=[Path("eval/gold.jsonl"),
-                                                                 Path("eval/news_heldout.jsonl")])
+    parser = reader_eval_parser(__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
     result = ablation(args.index_dir, args.gold, args.reader_dir)

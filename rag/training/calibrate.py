@@ -22,7 +22,7 @@ from rag.eval.evaluate import _answer_correct
 from rag.eval.gold import load_gold
 from rag.reader import READER_DIR, ReaderPolicy
 
-__all__ = ["calibrate"]
+__all__ = ["calibrate", "reader_eval_parser"]
 
 WRONG_COST = 1.5  # a wrong figure is worse than a refusal (the developers' guide)
 GRID = {
@@ -83,20 +83,18 @@ def calibrate(index_dir: Path, gold: list[Path], reader_dir: Path | None = None)
 
     engine.search_timed = cached_search  # type: ignore[method-assign]
     items = [i for path in gold for i in load_gold(path) if i.split == "dev"]
-    results = []
     base = ReaderPolicy.load(reader_dir)
-    for accept, extra, vetoes, override in itertools.product(GRID["accept"], GRID["extra"], GRID["vetoes"],
-                                                             GRID["override"]):
-        results.append(_measure(engine, items, replace(base, accept=accept, extra=extra, vetoes=vetoes,
-                                                       override=override)))
-    results.sort(key=lambda r: -r["utility"])
-    best = results[0]
+    measured = [(policy, _measure(engine, items, policy)) for policy in (
+        replace(base, accept=accept, extra=extra, vetoes=vetoes, override=override)
+        for accept, extra, vetoes, override in itertools.product(GRID["accept"], GRID["extra"], GRID["vetoes"],
+                                                                 GRID["override"]))]
+    measured.sort(key=lambda pr: -pr[1]["utility"])  # stable: ties keep the grid's order
+    results = [r for _, r in measured]
+    best_policy, best = measured[0]
     # Speed: the smallest pool of sentences read that keeps the best utility (the reader's cost
     # grows with the pool; /ask's p50 target is 250 ms on 2 cores).
-    for pool in sorted(p for p in POOLS if p < best["policy"]["pool"]):
-        candidate = _measure(engine, items, replace(ReaderPolicy(**{**best["policy"],
-                                                                     "vetoes": tuple(best["policy"]["vetoes"])}),
-                                                    pool=pool))
+    for pool in sorted(p for p in POOLS if p < best_policy.pool):
+        candidate = _measure(engine, items, replace(best_policy, pool=pool))
         if candidate["utility"] >= best["utility"] - POOL_TOLERANCE:
             best = candidate
             break
@@ -118,12 +116,18 @@ def _measure(engine, items, policy: ReaderPolicy) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def reader_eval_parser(description: str) -> argparse.ArgumentParser:
+    """The options the reader's dev-split tools share: the index, the reader, the gold files."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--index-dir", type=Path, default=Path("index"))
     parser.add_argument("--reader-dir", type=Path, default=None)
     parser.add_argument("--gold", type=Path, nargs="+", default=[Path("eval/gold.jsonl"),
                                                                  Path("eval/news_heldout.jsonl")])
+    return parser
+
+
+def main() -> None:
+    parser = reader_eval_parser(__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="store the best policy as policy.json")
     args = parser.parse_args()
     report = calibrate(args.index_dir, args.gold, args.reader_dir)

@@ -60,7 +60,7 @@ def build_pack(cfg: TrainConfig, pack_dir: Path, log=print) -> dict:
     from rag.training.train_reader import examples
 
     train_set, check_set = examples(cfg, Path(cfg.out) / "work")
-    return write_pack(train_set, check_set[: cfg.check_examples], cfg, pack_dir, log)
+    return write_pack(train_set, check_set, cfg, pack_dir, log)
 
 
 def write_pack(train_set: list, check_set: list, cfg: TrainConfig, pack_dir: Path, log=print) -> dict:
