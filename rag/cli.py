@@ -397,9 +397,6 @@ def serve_cmd(host, port, index_dir, corpus_dir, embedder, no_ui):
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
 
 
-DEFAULT_GOLD = (Path("eval/gold.jsonl"), Path("eval/news_heldout.jsonl"))
-
-
 @main.command("eval")
 @click.argument("gold", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--split", type=click.Choice(["dev", "test", "all"]), default="all", show_default=True,
@@ -421,9 +418,10 @@ def eval_cmd(gold, split, composer, dataset, mrc_dir, sample, modes, index_dir, 
              thresholds, public_corpus, public_qa):
     """Score retrieval and answers on gold files; write JSON, Markdown and PNG reports.
 
-    Example: rag eval eval/gold.jsonl eval/news_heldout.jsonl --split test --check
+    Example: rag eval eval/gold.jsonl eval/news_heldout.jsonl eval/news_fresh.jsonl --split test --check
     """
     from rag.eval.evaluate import check_thresholds, load_thresholds, run_eval, run_public_qa
+    from rag.eval.gold import EVAL_SETS
     from rag.eval.report import format_report, write_report
 
     mode_list = tuple(m.strip() for m in modes.split(",") if m.strip())
@@ -446,19 +444,19 @@ def eval_cmd(gold, split, composer, dataset, mrc_dir, sample, modes, index_dir, 
 
         ensure_index(settings)
         items, groups = [], {}
-        for path in gold or DEFAULT_GOLD:
+        for path in gold or EVAL_SETS:
             for item in load_gold(path):
                 if split == "all" or item.split == split:
                     items.append(item)
                     groups[item.id] = f"{Path(path).stem}/{item.split or 'all'}"
         if not items:
-            raise click.UsageError(f"no {split} questions in {', '.join(map(str, gold or DEFAULT_GOLD))}")
+            raise click.UsageError(f"no {split} questions in {', '.join(map(str, gold or EVAL_SETS))}")
         if len(groups) != len(items):
             raise click.UsageError("two gold files share question ids: give each question an id of its own")
         report = run_eval(_open_engine(settings.index_dir, settings.embedder, settings.composer), items, mode_list,
                           groups=groups)
         report["config"]["split"] = split
-        report["config"]["gold"] = [str(p) for p in (gold or DEFAULT_GOLD)]
+        report["config"]["gold"] = [str(p) for p in (gold or EVAL_SETS)]
     click.echo(format_report(report))
     for path in write_report(report, out_dir):
         click.echo(f"wrote {path}", err=True)

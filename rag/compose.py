@@ -14,6 +14,7 @@ date is known, and nothing is paraphrased.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Callable
@@ -25,11 +26,13 @@ from rag.profile import active as active_profile
 from rag.profile import place_stem
 from rag.question import Question, places_in
 from rag.text import (
+    DATELINE,
     DIGITS,
     NUMBER_WITH_UNIT,
     RELATIVE_YEAR,
     RELATIVE_YEARS,
     YEAR,
+    abbreviates,
     sentence_spans,
     split_clauses,
     split_sentences,
@@ -40,13 +43,15 @@ from rag.types import Answer, AnswerPart, Chunk, Citation, Hit, Refusal
 if TYPE_CHECKING:
     from rag.reader import Reader, ReaderPolicy
 
-__all__ = ["compose", "refusal", "CHECKS"]
+__all__ = ["compose", "rank_by_sentences", "refusal", "CHECKS"]
 
 # The tuned numbers (coverage thresholds, lengths, score weights) are in rag.config.ComposeConfig.
 PERIOD_SYNONYMS = {
     "上半年": ("1月至6月", "1-6月", "1~6月", "1至6月", "前6个月", "前半年"),
     "一季度": ("1-3月", "1~3月", "1月至3月", "首季"),
 }
+# A figure for part of a year does not answer a question about the whole year ("全年").
+_PART_OF_YEAR = re.compile(r"上半年|下半年|[一二三四]季度|前三季度|首季|\d{1,2}\s*[月]?\s*(?:至|-|~|—)\s*\d{1,2}\s*月")
 # "有多少家" asks for a total: a sentence about what was added ("净增…41家") ranks below one
 # that states the total ("总数147家").
 _INCREMENT = re.compile(r"新增|净增|增加|新上|新入库|新备案|新开工|新认定")
@@ -74,6 +79,7 @@ class _Candidate:
     sentence: str
     position: int
     span: tuple[int, int]  # the sentence's [start, end) in hit.text
+    before: str = ""  # the article's text before the sentence, across the chunk's start (config.before_chars)
     coverage: float = 0.0
     sentence_coverage: float = 0.0
     context_coverage: float = 0.0
@@ -97,8 +103,9 @@ def _article_year(date: str | None) -> int | None:
 
 
 def _term_hit(term: str, text: str) -> float:
-    """1 for the word itself; 0.5 for the head noun of a 3-character word ("总产值" -> "产值")."""
-    if term in text or any(alt in text for alt in _synonyms(term)):
+    """1 for the word itself, a synonym or the full name it abbreviates ("规上" -> "规模以上");
+    0.5 for the head noun of a 3-character word ("总产值" -> "产值")."""
+    if abbreviates(term, text) or any(alt in text for alt in _synonyms(term)):
         return 1.0
     if len(term) >= 3 and term[-2:] in text:
         return 0.5
@@ -106,9 +113,11 @@ def _term_hit(term: str, text: str) -> float:
 
 
 def _coverage(terms: list[str], weights: list[float], text: str) -> tuple[float, list[str]]:
-    total = sum(weights)
-    if total == 0:
+    if not terms:
         return 1.0, []
+    if sum(weights) == 0:  # no question word the archive spells so ("高企"): each counts alike,
+        weights = [1.0] * len(terms)  # met by the full name it abbreviates (高新技术企业)
+    total = sum(weights)
     got = [w * _term_hit(t, text) for t, w in zip(terms, weights)]
     missing = [t for t, g, w in zip(terms, got, weights) if g == 0 and w > 0]
     return sum(got) / total, missing
@@ -118,12 +127,17 @@ def _coverage(terms: list[str], weights: list[float], text: str) -> tuple[float,
 _UNIT_FAMILIES = (
     ("元",),
     ("%", "％", "个百分点", "百分点"),
-    ("人", "名", "人次", "余人"),
-    ("个", "项", "件", "家", "户", "条", "次", "批", "座", "所", "处", "台", "套", "辆", "艘", "架", "类", "种", "位"),
+    ("人", "名", "人次", "余人", "位"),
+    ("个", "项", "件", "家", "户", "条", "批", "座", "所", "处", "台", "套", "辆", "艘", "架", "类", "种"),
+    ("次", "场", "批次", "轮"),  # how often, not how many things: "32次" counts no projects
     ("亩", "公顷", "平方米", "平方公里"),
     ("吨", "万吨"),
     ("千瓦", "万千瓦", "兆瓦", "MW", "MWh", "GW"),
 )
+
+
+# "一批", "一个": an indefinite article, not a figure that says how many.
+_INDEFINITE = re.compile(r"一\s*\D{1,2}")
 
 
 def _unit_family(unit: str) -> tuple[str, ...]:
@@ -135,13 +149,14 @@ def _unit_family(unit: str) -> tuple[str, ...]:
 
 def _has_answer_type(q: Question, sentence: str) -> bool:
     if q.kind in ("number", "compare"):
-        numbers = [m.group(0) for m in NUMBER_WITH_UNIT.finditer(sentence)]
+        numbers = [m.group(0) for m in NUMBER_WITH_UNIT.finditer(sentence) if not _INDEFINITE.fullmatch(m.group(0))]
         if q.unit:
             family = _unit_family(q.unit)
             return any(any(u in n for u in family) for n in numbers)
         return bool(numbers) or (q.kind == "compare" and bool(DIGITS.search(sentence))) or q.kind == "compare"
     if q.kind == "percent":
         return bool(re.search(r"\d\s*[%％]|个百分点|百分之|倍", sentence))
+    sentence = DATELINE.sub("", sentence)
     if q.kind == "year":
         return bool(YEAR.search(sentence))
     if q.kind == "date":
@@ -174,9 +189,7 @@ def _year_problem(q: Question, cand: _Candidate, base_year: int | None) -> str |
     wanted = set(q.years)
     stated = years_in(_answer_clauses(q, cand.sentence), base_year) or years_in(cand.sentence, base_year)
     if not stated:
-        text = cand.hit.text
-        before = text[: cand.span[0]]
-        for previous in reversed(split_sentences(before)):
+        for previous in reversed(split_sentences(cand.before)):
             stated = years_in(previous, base_year)
             if stated:
                 break
@@ -194,17 +207,22 @@ def _missing_years(q: Question) -> list[str]:
 
 
 def _relative_problem(q: Question, cand: _Candidate, base_year: int | None) -> str | None:
-    """"去年" in the question against "今年" (or an explicit other year) in the sentence."""
+    """"去年" in the question against what the sentence speaks of: the relative word or year it
+    states, else the nearest one stated before it in the article, else its headline's."""
     if not q.relative_years or q.years:
         return None
     wanted = {RELATIVE_YEARS[w] for w in q.relative_years}
-    said = {RELATIVE_YEARS[w] for w in RELATIVE_YEAR.findall(cand.sentence)}
-    if said:
-        return None if wanted & said else f"资料中没有{q.relative_years[0]}的相关内容"
-    explicit = {int(y) for y in YEAR.findall(cand.sentence)}
-    if explicit and base_year and not ({base_year + d for d in wanted} & explicit):
-        return f"资料中没有{q.relative_years[0]}的相关内容"
-    if not explicit and 0 not in wanted:
+    context = cand.hit.title + " " + (cand.chunk.heading if cand.chunk else "")
+    for source in [cand.sentence, *reversed(split_sentences(cand.before)), context]:
+        said = {RELATIVE_YEARS[w] for w in RELATIVE_YEAR.findall(source)}
+        if said:
+            return None if wanted & said else f"资料中没有{q.relative_years[0]}的相关内容"
+        explicit = {int(y) for y in YEAR.findall(source)}
+        if explicit:
+            if base_year and not ({base_year + d for d in wanted} & explicit):
+                return f"资料中没有{q.relative_years[0]}的相关内容"
+            return None
+    if 0 not in wanted:
         return f"资料中没有明确说是{q.relative_years[0]}的内容"
     return None
 
@@ -215,8 +233,8 @@ def _place_ok(name: str, cand: _Candidate, context: str, article: str, subject_c
     stem = place_stem(name)
     if stem in cand.sentence:
         return True
-    if stem not in cand.hit.text + context + article:
-        return False
+    if stem not in cand.hit.text + context + article and not abbreviates(stem, context + article):
+        return False  # "综保区": an article that names 综合保税区 speaks of it
     # Another place at the head of the sentence is its subject: the figure is about that place.
     head = cand.sentence[:subject_chars]
     return not [p for p in places_in(head) if p != stem and p not in stem and stem not in p]
@@ -236,7 +254,7 @@ def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_yea
     """Fill cand.problems with what the sentence fails to supply."""
     context = cand.hit.title + " " + (cand.chunk.heading if cand.chunk else "")
     absent = [name for name in q.places if not _place_ok(name, cand, context, article, cfg.subject_chars)]
-    before = cand.hit.text[: cand.span[0]]
+    before = cand.before
     absent += [name for name in q.orgs if name not in cand.sentence + context + before[-200:] and
                not (len(name) >= 4 and name[:4] in cand.sentence)]
     if q.kind == "compare" and len(absent) < len(q.entities):
@@ -259,6 +277,8 @@ def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_yea
                 _fail(cand, "metric", f"资料中没有关于“{word}”的内容", [word])
         if cand.sentence_coverage < cfg.min_sentence_coverage:
             _fail(cand, "coverage", "资料中没有直接回答这个问题的句子")
+    if "全年" in q.text and not q.periods and _PART_OF_YEAR.search(cand.sentence):
+        _fail(cand, "period", "资料中没有全年的数据", ["全年"])  # the figure is for part of the year
     for period in q.periods:
         spelled = (period,) + PERIOD_SYNONYMS.get(period, ())
         if not any(p in cand.sentence or p in context or p in before[-60:] for p in spelled):
@@ -275,9 +295,9 @@ def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_yea
 
 
 def _inferred_year(text: str) -> int | None:
-    """For an undated article, the latest year it names stands in for "今年" when checking
-    a question's year (never shown to the user as a fact)."""
-    years = [int(y) for y in re.findall(r"(?<!\d)(20\d{2})(?!\d)", text)]
+    """For an undated article, the latest year it names ("2023年", "2024方案"; not "2000亿")
+    stands in for "今年" when checking a question's year (never shown to the user as a fact)."""
+    years = [int(y) for y in re.findall(r"(?<!\d)(20\d{2})(?![\d亿万千百余多])", text)]
     return max(years) if years else None
 
 
@@ -318,7 +338,8 @@ def _annotate_relative(sentence: str, article_year: int | None) -> str:
 
 def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles_text: Callable[[str], str],
                 idf: Callable[[str], float], cfg: ComposeConfig = DEFAULT.compose) -> list[_Candidate]:
-    weights = [idf(t) for t in q.terms]
+    # A word the archive spells otherwise weighs as its synonym does ("财政收入": 一般公共预算收入).
+    weights = [max([idf(t)] + [idf(alt) for alt in _synonyms(t)]) for t in q.terms]
     w = cfg.weights
     byline = _byline(active_profile().byline)
     asks_stock = q.kind in ("number", "compare") and not _INCREMENT.search(q.text) and "增" not in q.text
@@ -329,17 +350,18 @@ def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles
         article = articles_text(hit.article_id) or hit.text
         article_year = _article_year(hit.date)
         inferred = None if article_year else _inferred_year(article)
+        at = article.find(hit.text)
+        preceding = article[max(0, at - cfg.before_chars):at] if at > 0 else ""
         for pos, span in enumerate(sentence_spans(hit.text)):
             sentence = hit.text[span[0]:span[1]]
             if len(sentence) < 6 or byline.search(sentence) and len(sentence) < 40:
                 continue
             if q.kind != "person" and TITLE_HOLDER.search(sentence):
                 continue
-            cand = _Candidate(rank, hit, chunk, sentence, pos, span)
+            cand = _Candidate(rank, hit, chunk, sentence, pos, span, (preceding + hit.text[: span[0]])[-cfg.before_chars:])
             cand.coverage, cand.missing_terms = _coverage(q.terms, weights, sentence)
             cand.sentence_coverage = cand.coverage
-            before = hit.text[: span[0]]
-            cand.context_coverage, _ = _coverage(q.terms, weights, sentence + context + before[-120:])
+            cand.context_coverage, _ = _coverage(q.terms, weights, sentence + context + cand.before[-120:])
             cand.coverage = max(cand.coverage, cfg.context_share * cand.context_coverage)
             _check(q, cand, article_year, inferred, article, idf, cfg)
             cand.score = (
@@ -358,6 +380,22 @@ def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles
             out.append(cand)
     out.sort(key=lambda c: (-c.score, c.hit_rank, c.position))
     return out
+
+
+def rank_by_sentences(q: Question, hits: list[Hit], chunks: dict[str, Chunk], idf: Callable[[str], float],
+                      article_text: Callable[[str], str], weight: float,
+                      cfg: ComposeConfig = DEFAULT.compose) -> list[Hit]:
+    """The hits reordered by the sentence in each that best answers the question: weight x that
+    sentence's score (less 1 when it fails a check) + 1 / (1 + the hit's rank). A passage whose
+    sentence states the asked figure moves above the one that only introduces the topic (the
+    LNG terminal's first paragraph above the one that gives its progress). Each hit's score
+    becomes that value."""
+    best: dict[int, float] = {}
+    for cand in _candidates(q, hits, chunks, article_text, idf, cfg):
+        best.setdefault(cand.hit_rank, cand.score - (1.0 if cand.problems else 0.0))
+    value = {r: weight * best.get(r, -2.0) + 1.0 / (1 + r) for r in range(len(hits))}
+    order = sorted(value, key=lambda r: (-value[r], r))
+    return [dataclasses.replace(hits[r], score=round(value[r], 6)) for r in order]
 
 
 def _select(q: Question, ranked: list[_Candidate], cfg: ComposeConfig = DEFAULT.compose) -> list[_Candidate]:
@@ -519,10 +557,12 @@ def compose(
         reason = _refusal_reason(ranked)
     if not chosen:
         return refusal(hits, reason, config.refusal_sources)
-    if q.kind == "list" and _needs_more_items(q.text, chosen[0].sentence):
-        items = _lead_ins(chosen[0], article_chunks(chosen[0].hit.article_id), config)
+    best = max(chosen, key=lambda c: (c.reader, c.score))  # chosen is in reading order
+    if q.kind == "list" and _needs_more_items(q.text, best.sentence):
+        first = chosen[0]  # the items follow the sentence that introduces them
+        items = _lead_ins(first, article_chunks(first.hit.article_id), config)
         if items:
-            chosen = [chosen[0]] + items
+            chosen = [first] + items
     numbers: dict[str, int] = {}
     citations: list[Citation] = []
     parts: list[AnswerPart] = []

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from rag.compose import compose, refusal
+from rag.compose import compose, rank_by_sentences, refusal
 from rag.config import (
     COMPOSERS,
     DEFAULT,
@@ -32,7 +32,7 @@ from rag.followup import rewrite
 from rag.index import Index, load_index
 from rag.llm import LLMClient
 from rag.profile import active as active_profile
-from rag.question import analyze, split_comparison
+from rag.question import analyze, split_comparison, split_parts
 from rag.reader import Reader, ReaderPolicy
 from rag.retrieve import Filters, search
 from rag.types import MODES, Answer, AnswerPart, Article, Chunk, Citation, Hit, Refusal
@@ -160,8 +160,15 @@ class Engine:
             raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         started = time.perf_counter()
         parsed = filters if isinstance(filters, Filters) or filters is None else Filters.from_dict(filters)
-        hits, timings = search(self.index, self.embedder, query, top_k, mode, parsed,  # type: ignore[arg-type]
+        rerank = mode == "hybrid" and self.retrieval.sentence_rerank > 0
+        depth = max(top_k, self.retrieval.compose_pool) if rerank else top_k
+        hits, timings = search(self.index, self.embedder, query, depth, mode, parsed,  # type: ignore[arg-type]
                                self.retrieval)
+        if rerank and hits:
+            rerank_started = time.perf_counter()
+            hits = rank_by_sentences(analyze(query), hits, self.chunks_by_id, self.idf, self._article_text,
+                                     self.retrieval.sentence_rerank, self.config.compose)[:top_k]
+            timings["rerank_ms"] = (time.perf_counter() - rerank_started) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         self._provenance(hits)
         return hits, {k: round(v, 2) for k, v in timings.items()}
@@ -186,8 +193,9 @@ class Engine:
         standalone = rewrite(question, _validate_history(history))
         parsed = analyze(standalone)
         sides = split_comparison(standalone, parsed.entities) if parsed.kind == "compare" else []
-        if sides:
-            answer, timings = self._compare(standalone, sides, top_k, mode, filters)
+        parts = [] if sides else split_parts(standalone)
+        if sides or parts:
+            answer, timings = self._compare(standalone, sides or parts, top_k, mode, filters, by_part=bool(parts))
         else:
             hits, timings = self.search_timed(standalone, max(top_k, self.retrieval.compose_pool), mode, filters)
             compose_started = time.perf_counter()
@@ -212,12 +220,14 @@ class Engine:
                        self.reader, self.policy, self.config.compose)
 
     def _compare(self, question: str, sides: list[str], top_k: int, mode: str,
-                 filters: dict | None) -> tuple[Answer, dict[str, float]]:
-        """Answer each side of a comparison from its own retrieval, cited separately."""
+                 filters: dict | None, by_part: bool = False) -> tuple[Answer, dict[str, float]]:
+        """Answer each side of a comparison (or each part of a question of several) from its own
+        retrieval, cited separately; a side nothing answers says so by its name (by its text)."""
         timings: dict[str, float] = {}
         parts: list[AnswerPart] = []
         citations: list[Citation] = []
         missing: list[str] = []
+        reasons: list[Refusal | None] = []
         by_chunk: dict[str, int] = {}
         first_hits: list[Hit] = []
         for side in sides:
@@ -228,6 +238,10 @@ class Engine:
             parsed = analyze(side)
             answer = self._compose(parsed, hits)
             if answer.refused:
+                if by_part:
+                    parts.append(AnswerPart(f"“{side}”资料中没有找到答案。"))
+                    reasons.append(answer.refusal)
+                    continue
                 name = parsed.entities[0] if parsed.entities else side
                 parts.append(AnswerPart(f"资料中没有找到关于“{name}”的相应内容。"))
                 missing.append(name)
@@ -238,7 +252,8 @@ class Engine:
                     citations.append(dataclasses.replace(c, n=by_chunk[c.chunk_id]))
             parts += [dataclasses.replace(p, n=by_chunk[p.chunk_id]) if p.chunk_id else p for p in answer.parts]
         if not citations:
-            return refusal(first_hits, Refusal("entity", missing), self.config.compose.refusal_sources), timings
+            reason = (reasons[0] if reasons else None) if by_part else Refusal("entity", missing)
+            return refusal(first_hits, reason, self.config.compose.refusal_sources), timings
         return Answer(parts, citations), timings
 
     def _limit(self, answer: Answer, top_k: int, hits: list[Hit]) -> Answer:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 
-from rag.question import analyze
+from rag.question import PERIOD_WORDS, analyze
 from rag.profile import place_stem
-from rag.text import ADMIN_SUFFIX, RELATIVE_YEARS, YEAR
+from rag.text import ADMIN_SUFFIX, RELATIVE_YEAR, RELATIVE_YEARS, YEAR
 
 __all__ = ["rewrite", "last_user_question"]
 
@@ -30,10 +30,24 @@ def last_user_question(history: list[dict] | None) -> str | None:
     return None
 
 
-def _swap_year(previous: str, year: int) -> str:
+def _swap_year(previous: str, year: int, focus: str = "") -> str:
+    """The previous question about `year`: its year, else its 今年/去年, replaced; a follow-up
+    about the whole year ("那2023年全年呢？") drops the previous period ("上半年").
+
+    >>> _swap_year("招远今年上半年实施了多少项重点技术创新项目？", 2023, "2023年全年")
+    '招远2023年全年实施了多少项重点技术创新项目？'
+    """
     if YEAR.search(previous):
-        return YEAR.sub(f"{year}年", previous, count=1)
-    return f"{year}年" + previous
+        swapped = YEAR.sub(f"{year}年", previous, count=1)
+    elif RELATIVE_YEAR.search(previous):
+        swapped = RELATIVE_YEAR.sub(f"{year}年", previous, count=1)
+    else:
+        swapped = f"{year}年" + previous
+    if "全年" in focus:
+        periods = "|".join(map(re.escape, PERIOD_WORDS))
+        swapped = re.sub(rf"({year}年)(?:{periods})", r"\1全年", swapped, count=1)
+        swapped = re.sub(periods, "", swapped) if "全年" not in swapped else swapped
+    return swapped
 
 
 def rewrite(question: str, history: list[dict] | None) -> str:
@@ -48,9 +62,9 @@ def rewrite(question: str, history: list[dict] | None) -> str:
         focus = match.group(1).strip()
         years = [int(y) for y in YEAR.findall(focus)]
         if years:
-            return _swap_year(previous, years[0])
+            return _swap_year(previous, years[0], focus)
         if focus in RELATIVE_YEARS and prev.years:
-            return _swap_year(previous, prev.years[0] + RELATIVE_YEARS[focus])
+            return _swap_year(previous, prev.years[0] + RELATIVE_YEARS[focus], focus)
         place = place_stem(focus) if _PLACE_TAIL.search(focus) else focus
         if prev.places:
             old = prev.places[0]
@@ -67,7 +81,7 @@ def rewrite(question: str, history: list[dict] | None) -> str:
     if (prev.places or prev.orgs) and not current.entities and len(question) <= 24:
         # "那去年全年增长了多少？" after a question about 招远's retail sales: carry over the
         # subject, and the metric when the follow-up names none.
-        subject = "".join(prev.orgs[:1] + prev.places[:1])
+        subject = "".join(prev.places[:1] + prev.orgs[:1])
         metric = "".join(prev.focus_words) if not current.focus_words and prev.focus_words else ""
         body = re.sub(r"^(?:那么?|还有|另外)", "", question)
         if metric and metric in body:

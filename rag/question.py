@@ -18,6 +18,7 @@ from rag.text import (
     COUNTY_SUFFIX,
     COUNTY_SUFFIXES,
     DIGITS,
+    LEVEL,
     MAGNITUDE,
     NUMBER_WITH_UNIT,
     ORDINAL,
@@ -29,7 +30,7 @@ from rag.text import (
 from rag.profile import active as active_profile
 from rag.profile import place_stem
 
-__all__ = ["Question", "analyze", "places_in", "split_comparison"]
+__all__ = ["Question", "analyze", "places_in", "split_comparison", "split_parts"]
 
 # Words that say how to ask, not what about.
 QUESTION_WORDS = (
@@ -37,8 +38,14 @@ QUESTION_WORDS = (
     "哪里", "怎样", "怎么", "如何", "是否", "吗", "呢", "请问", "是", "有", "分别", "为", "达到", "达",
     "情况", "方面", "主要", "具体", "一下", "介绍", "相关", "有关", "通过", "采取", "了", "的", "在", "和",
     "与", "及", "对", "从", "把", "被", "年", "月", "日", "时候", "当年", "期间", "目前", "截至",
+    "一共", "总共", "合计", "总计",
 )
-MONEY_WORDS = ("投资", "产值", "收入", "零售额", "资金", "报酬", "贷款", "总额", "价值", "营收", "利润", "税收", "金额", "规模", "生产总值", "GDP", "额")
+# Parts of speech that say when or how, not what about: time words (现在, 如今, 最近 is "f"),
+# adverbs (大概, 至今) and localisers (以来). A question's "现在" is no word the answer must print.
+FORM_POS = ("t", "d", "f")
+# Modifiers jieba joins to the noun after them ("具体措施", "主要任务"): the noun is the topic.
+FORM_PREFIXES = ("具体", "主要", "相关", "有关")
+MONEY_WORDS = ("钱", "投资", "产值", "收入", "零售额", "资金", "报酬", "贷款", "总额", "价值", "营收", "利润", "税收", "金额", "规模", "生产总值", "GDP", "额")
 PERCENT_WORDS = ("比重", "占比", "增速", "增长率", "率", "百分之", "提升", "下降", "增幅", "配套率", "占有率")
 PERIOD_WORDS = ("上半年", "下半年", "一季度", "二季度", "三季度", "四季度", "首季", "年末", "年底", "年初", "1~6月", "1-6月")
 
@@ -56,7 +63,7 @@ class Question:
     terms: list[str] = field(default_factory=list)  # the metric and topic words, for coverage
     focus: str | None = None  # the word the question asks the value of ("总产值" in "总产值是多少")
     focus_words: list[str] = field(default_factory=list)  # focus and the noun joined to it ("进出口总额")
-    ordinals: list[str] = field(default_factory=list)  # "第二批": must match exactly
+    ordinals: list[str] = field(default_factory=list)  # "第二批", "省级": must match exactly
 
     @property
     def entities(self) -> list[str]:
@@ -114,7 +121,10 @@ def _entities(text: str) -> tuple[list[str], list[str]]:
         if stem in generic or stem.startswith(("全", "该", "本", "各", "我")):
             continue
         if flag == "ns" or (word.endswith(COUNTY_SUFFIXES + ("镇",)) and len(word) >= 3 and flag.startswith("n")):
-            if not any(stem in p or p in stem for p in places):
+            inside = [p for p in places if p in stem and p != stem]
+            if inside and word.endswith(COUNTY_SUFFIXES):  # "烟台综合保税区" names more than "烟台"
+                places = [stem if p == inside[0] else p for p in places if p not in inside[1:]]
+            elif not any(stem in p or p in stem for p in places):
                 places.append(stem)
         elif flag in ("nt", "nz") or word.endswith(profile.org_endings):
             orgs.append(word)
@@ -140,7 +150,7 @@ def _kind_and_unit(text: str) -> tuple[str, str | None]:
     if unit_match:
         unit = unit_match.group(1)
         return ("percent" if unit in ("%", "％", "个百分点") else "number"), unit
-    if re.search(r"百分之几|百分比|比重|占比|增速|增幅|增长率|增长了?多少|提升了?多少", text):
+    if re.search(r"百分之几|百分比|比重|占比|增速|增幅|涨幅|增长率|(?:增长|提升|上涨|涨)了?多少", text):
         return "percent", "%"
     if re.search(r"多少|几|多大|多高|多长|多久", text):
         money = any(w in text for w in MONEY_WORDS)
@@ -156,6 +166,11 @@ def _kind_and_unit(text: str) -> tuple[str, str | None]:
     return "describe", None
 
 
+# One-character words that jieba's guesser glues to an unknown word before them.
+_GLUED = "有是为在的了和与"
+_COUNTERS = "家个项名位人条次所座户"
+
+
 def _words(text: str) -> list[str]:
     """Content words in jieba's precise mode (no overlapping sub-words), numbers whole."""
     from rag.tokenize import STOPWORDS, _get_jieba
@@ -167,8 +182,12 @@ def _words(text: str) -> list[str]:
         if NUMBER_WITH_UNIT.fullmatch(piece):
             out.append(piece)
             continue
-        for word in _get_jieba().lcut(piece):
+        tokenizer = _get_jieba()
+        for word in tokenizer.lcut(piece):
             word = word.strip()
+            if len(word) >= 3 and not tokenizer.FREQ.get(word):  # a word jieba guessed ("家高企有"):
+                word = word[1:] if word[0] in _COUNTERS else word  # the counter of "多少家"
+                word = word[:-1] if word[-1] in _GLUED else word  # and the "有" after it are not part of it
             if len(word) >= 2 and word not in STOPWORDS and any(ch.isalnum() for ch in word):
                 out.append(word)
     return out
@@ -194,11 +213,14 @@ def analyze(text: str) -> Question:
         if re.fullmatch(r"(?:19|20)\d{2}年?度?", token) or token in PERIOD_WORDS or token in RELATIVE_YEARS:
             continue
         terms.append(token)
+    pos = dict(_pos_tokenizer().lcut(text))
+    terms = [t for t in terms if pos.get(t, "n")[:1] not in FORM_POS]
+    terms = [t[2:] if t.startswith(FORM_PREFIXES) and len(t) >= 4 else t for t in terms]
     terms = list(dict.fromkeys(terms))
     # Chinese-numeral counts ("哪三个", "四个") are the question's form, not its topic.
     terms = [t for t in terms if not re.fullmatch(r"[一二两三四五六七八九十]+\S?", t)
              and not re.fullmatch(MAGNITUDE + "?" + UNIT, t)]  # "亿元" alone is the answer's unit
-    nouns = {w for w, flag in _pos_tokenizer().lcut(text) if flag[:1] in ("n", "j", "l", "x") or flag == "vn"}
+    nouns = {w for w, flag in pos.items() if flag[:1] in ("n", "j", "l", "x") or flag == "vn"}
     focus = _focus(text, terms)
     focus = focus if focus in nouns else None
     focus_words = []
@@ -209,7 +231,7 @@ def analyze(text: str) -> Question:
             if term != focus and term in nouns and text.find(term + focus) == at - len(term) >= 0:
                 focus_words.insert(0, term)
     return Question(text, kind, unit, places, orgs, years, periods, relative, terms,
-                    focus, focus_words, ORDINAL.findall(text))
+                    focus, focus_words, ORDINAL.findall(text) + LEVEL.findall(text))
 
 
 _ASKING = re.compile(r"多少|几|哪|什么|谁|何时|何地|怎样|如何|是否")
@@ -265,3 +287,35 @@ def split_comparison(text: str, entities: list[str]) -> list[str]:
         rest = body_b.replace(second.group(0), "", 1)  # "招远和环翠区的…": the first side borrows the rest
         return [prefix + side_a.group(0) + rest + tail, prefix + body_b + tail]
     return [prefix + body_a + tail, prefix + body_b + tail]
+
+
+# Time words that say a part asks about the present, not the year an earlier part named.
+_NOW = re.compile(r"现在|目前|如今|当前|眼下|至今|截至")
+
+
+def split_parts(text: str) -> list[str]:
+    """A question of several questions, one per part, each standing alone; [] for one question.
+
+    A later part without a place, company or year takes the first part's ("现在" keeps it
+    in the present):
+
+    >>> split_parts("招远2023年净增了多少家高新技术企业？现在高企总数是多少？")
+    ['招远2023年净增了多少家高新技术企业？', '招远现在高企总数是多少？']
+    """
+    parts = [p.strip() for p in re.findall(r"[^？?]+[？?]?", text) if p.strip()]
+    parts = [p for p in parts if len(p) >= 4 and _ASKING.search(p)]
+    if len(parts) < 2:
+        return []
+    first = analyze(parts[0])
+    out = [parts[0]]
+    for part in parts[1:]:
+        q = analyze(part)
+        prefix = ""
+        if not q.entities and first.entities:
+            prefix += first.entities[0]
+        if not (q.years or q.relative_years or _NOW.search(part)) and first.years:
+            prefix += f"{first.years[0]}年"
+        elif not (q.years or q.relative_years or _NOW.search(part)) and first.relative_years:
+            prefix += first.relative_years[0]
+        out.append(prefix + re.sub(r"^(?:那么?|另外|还有|以及|并且|而且)", "", part))
+    return out

@@ -22,7 +22,7 @@ from rag.config import DEFAULT_TOP_K, RetrievalConfig
 from rag.profile import active as active_profile
 from rag.types import MODES, Article, Chunk, Hit, RetrievalMode
 
-__all__ = ["Filters", "MODES", "fuse_rrf", "fuse_weighted", "search"]
+__all__ = ["Filters", "MODES", "fuse_rrf", "fuse_weighted", "query_tokens", "search"]
 
 # The fusion constant, the candidate pool and the duplicate threshold are explained where they
 # are defined: rag.config.RetrievalConfig.
@@ -131,6 +131,17 @@ def fuse_weighted(legs: list[tuple[np.ndarray, np.ndarray, float]]) -> dict[int,
     return fused
 
 
+def query_tokens(query: str) -> list[str]:
+    """The query's BM25 tokens, plus those of the press's words for its everyday ones (the
+    active profile's synonyms: "GDP" also searches 生产总值, "高企" 高新技术企业)."""
+    tokens = tokenize(query)
+    for word, alternatives in active_profile().synonyms.items():
+        if word in query:
+            for alternative in alternatives:
+                tokens += tokenize(alternative)
+    return tokens
+
+
 def search(
     index: Index,
     embedder: Embedder,
@@ -169,7 +180,7 @@ def search(
         scores_by_leg["dense"] = dict(zip(positions.tolist(), scores.tolist()))
     if mode in ("hybrid", "bm25"):
         started = time.perf_counter()
-        positions, scores = index.bm25_search(tokenize(query), pool, allowed)
+        positions, scores = index.bm25_search(query_tokens(query), pool, allowed)
         timings["bm25_ms"] = (time.perf_counter() - started) * 1000
         legs_ranked.append((positions, (1 - dense_weight) * 2))
         legs_scored.append((positions, scores, 1 - dense_weight))

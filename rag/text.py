@@ -20,6 +20,7 @@ Simplified on purpose: no traditional/simplified conversion; a sentence ends at 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -31,7 +32,9 @@ __all__ = [
     "CITATION_MARKER",
     "CLAUSE_ENDS",
     "CLOSERS",
+    "DATELINE",
     "DIGITS",
+    "LEVEL",
     "MAGNITUDE",
     "NUMBER",
     "NUMBER_WITH_UNIT",
@@ -44,6 +47,7 @@ __all__ = [
     "UNIT",
     "YEAR",
     "YEAR_BEFORE_PERIOD",
+    "abbreviates",
     "marker",
     "parse_marked",
     "render_parts",
@@ -111,6 +115,9 @@ NUMBER_WITH_UNIT = re.compile(
 )
 DIGITS = re.compile(r"\d+(?:\.\d+)?")
 ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+[批届期轮]|首批|首届")
+# The level of government a list or title belongs to ("省级专精特新企业" is not "国家级"):
+# like an ordinal, a qualifier the answer must state exactly.
+LEVEL = re.compile(r"(?:国家|省|市|县|区|镇|村)级")
 YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 # "2023年度", "2023年末", "2024上半年": a year joined to a period without its own 年.
 YEAR_BEFORE_PERIOD = re.compile(r"((?:19|20)\d{2})(?=年度|年末|年底|上半年)")
@@ -164,6 +171,41 @@ def strip_admin_suffix(name: str, suffixes: Iterable[str] = ADMIN_SUFFIXES) -> s
         if name.endswith(suffix) and len(name) - len(suffix) >= 2:
             return name[: -len(suffix)]
     return name
+
+
+# --------------------------------------------------------------------------- datelines
+
+# "本报烟台2月21日讯", "本报烟台讯2月18日": when the report was filed, never what it reports.
+DATELINE = re.compile(r"本报[\u4e00-\u9fa5]{0,6}(?:\d{1,2}\s*月\s*\d{1,2}\s*日)?\s*讯(?:\s*\d{1,2}\s*月\s*\d{1,2}\s*日)?")
+
+
+# ------------------------------------------------------------------------ abbreviations
+
+# A Chinese abbreviation keeps the first character of each word of the full name, in order:
+# 高企 = 高新技术企业, 规上 = 规模以上, 综保区 = 综合保税区. At most this many characters are
+# dropped between two kept ones (高[新技术]企 drops 3).
+ABBREVIATION_GAP = 4
+
+
+@functools.lru_cache(maxsize=4096)
+def _abbreviation(short: str) -> re.Pattern[str] | None:
+    if not 2 <= len(short) <= 4 or not re.fullmatch(r"[\u4e00-\u9fa5]+", short):
+        return None
+    gap = rf"[\u4e00-\u9fa5]{{0,{ABBREVIATION_GAP}}}?"
+    return re.compile(re.escape(short[0]) + "".join(gap + re.escape(ch) for ch in short[1:]))
+
+
+def abbreviates(short: str, text: str) -> bool:
+    """Whether `text` says `short` or a full name it abbreviates: the characters of `short` in
+    order, each within ABBREVIATION_GAP characters of the one before, no punctuation between.
+
+    >>> abbreviates("高企", "高新技术企业达到1238家"), abbreviates("综保", "综合保税区"), abbreviates("高企", "高，企")
+    (True, True, False)
+    """
+    if short in text:
+        return True
+    pattern = _abbreviation(short)
+    return bool(pattern and pattern.search(text))
 
 
 # --------------------------------------------------------------------------- citations

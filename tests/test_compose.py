@@ -135,3 +135,72 @@ def test_the_reader_reads_at_most_the_pool():
     reader = FakeReader({"900亿元": 0.9})
     ask_learned("招远2023年黄金产业总产值是多少？", [GOLD, TECH, ZY_TECH, DATED], reader, pool=3)
     assert len(reader.calls) == 1 and len(reader.calls[0]) == 3
+
+
+# --------------------------------------------------------------------------- checks read like users ask
+
+def ask_in(question, hits, idf=IDF, article=""):
+    return compose(analyze(question), hits, {}, idf, article_text=lambda _id: article)
+
+
+ZY_PROFIT = Hit("c5", "a5", "工业经济为招远县域经济高质量发展注入新动能", None, "000.txt",
+                "2023年，全市规模以上工业企业实现营业收入1200亿元。利润总额63.9亿元，同比增长833.9%。", 0.9)
+ZY_ARTICLE = ZY_PROFIT.title + "\n" + ZY_PROFIT.text + "\n2024年，招远将实施重点技术改造项目80个。"
+
+
+def test_a_relative_year_is_read_from_the_sentence_before():
+    # an undated article that names 2024 last: "去年" is 2023, which the sentence before states
+    answer = ask_in("招远去年规上工业利润总额是多少？", [ZY_PROFIT], article=ZY_ARTICLE)
+    assert not answer.refused and "63.9亿元" in answer.answer
+    refused = ask_in("招远前年规上工业利润总额是多少？", [ZY_PROFIT], article=ZY_ARTICLE)
+    assert refused.refused and refused.refusal.code == "year"
+
+
+def test_a_figure_for_part_of_the_year_does_not_answer_the_whole_year():
+    half = Hit("c6", "a6", "招远畅通“双循环”", "2023-08-01", "000.txt", "今年上半年，招远网络零售额达16.6亿元、增长35%。", 0.9)
+    whole = ask_in("招远2023年全年网络零售额是多少？", [half])
+    assert whole.refused and whole.refusal.code == "period"
+    assert "16.6亿元" in ask_in("招远2023年上半年网络零售额是多少？", [half]).answer
+
+
+def test_an_indefinite_count_or_a_count_of_times_is_no_figure():
+    hit = Hit("c7", "a7", "新泰：项目建设", "2024-02-20", "003.txt",
+              "去年以来，新泰市开展招商活动32次，先后签约落地一批重大项目。", 0.9)
+    assert ask_in("新泰市去年签约落地了多少个重大项目？", [hit]).refused
+
+
+def test_the_level_of_government_must_match():
+    hit = Hit("c8", "a8", "威海环翠四次蝉联山东省“高质量发展先进县”", "2024-06-01", "001.txt",
+              "去年以来，全区新增国家级专精特新“小巨人”企业16家。", 0.9)
+    assert ask_in("环翠区去年以来新增了多少家省级专精特新企业？", [hit]).refused
+    assert "16家" in ask_in("环翠区去年以来新增了多少家国家级专精特新企业？", [hit]).answer
+
+
+def test_a_word_the_archive_spells_otherwise_weighs_as_its_synonym():
+    hit = Hit("c9", "a9", "栖霞：项目发展风正劲", "2023-02-10", "003.txt",
+              "今年，全市一般公共预算收入增长8%以上，突破15亿元。", 0.9)
+    def idf(term):  # "财政收入" is not how the press writes it
+        return 0.0 if term == "财政收入" else 5.0
+    answer = ask_in("栖霞今年财政收入的目标是多少？", [hit], idf)
+    assert not answer.refused and "15亿元" in answer.answer
+
+
+def test_when_the_archive_knows_no_question_word_an_abbreviation_still_counts():
+    decoy = Hit("d1", "a1", "威海环翠四次蝉联山东省“高质量发展先进县”", None, "001.txt",
+                "环翠区注重一二三次产业协调发展，新增项目20个。", 0.9)
+    def unknown(term):
+        return 0.0
+    assert ask_in("环翠现在高企有多少家？", [decoy], unknown).refused
+    answer = ask_in("环翠现在高企有多少家？", [decoy, TECH], unknown)
+    assert not answer.refused and "1238家" in answer.answer
+
+
+def test_passages_are_reordered_by_their_best_sentence():
+    from rag.compose import rank_by_sentences
+
+    question = analyze("招远2023年黄金产业总产值是多少？")
+    ranked = rank_by_sentences(question, [TECH, DATED, GOLD], {}, IDF, lambda _id: "", 0.5)
+    assert [h.chunk_id for h in ranked][0] == "c1"  # third by fusion, first by its sentence
+    assert [h.score for h in ranked] == sorted((h.score for h in ranked), reverse=True)
+    kept = rank_by_sentences(question, [TECH, DATED, GOLD], {}, IDF, lambda _id: "", 0.0)
+    assert [h.chunk_id for h in kept] == ["c2", "c4", "c1"]  # weight 0: the fused order

@@ -106,3 +106,16 @@ def test_an_engine_over_an_updated_index_keeps_its_composer(engine):
     updated = twin.with_index(engine.index)
     assert updated.reader is sentinel_reader and updated.policy is sentinel_policy
     assert engine.with_index(engine.index).reader is None  # a rules engine stays a rules engine
+
+
+def test_a_question_of_two_questions_answers_each_from_its_own_search(engine):
+    answer = engine.ask("招远2023年净增了多少家高新技术企业？现在高企总数是多少？")
+    assert not answer.refused
+    assert "41家" in answer.answer and "147家" in answer.answer
+    assert markers(answer) == [c.n for c in answer.citations]
+
+
+def test_a_part_nothing_answers_says_so_and_the_rest_is_answered(engine):
+    answer = engine.ask("招远2023年净增了多少家高新技术企业？招远2023年黄金产量是多少吨？")
+    assert "41家" in answer.answer
+    assert "黄金产量是多少吨？”资料中没有找到答案" in answer.answer

@@ -24,3 +24,13 @@ def test_follow_ups_become_standalone(question, expected):
 def test_without_history_the_question_stands():
     assert rewrite("那胶州呢？", []) == "那胶州呢？"
     assert rewrite("那胶州呢？", None) == "那胶州呢？"
+
+
+def test_a_whole_year_follow_up_replaces_the_relative_year_and_the_period():
+    history = [{"role": "user", "content": "招远今年上半年实施了多少项重点技术创新项目？"}]
+    assert rewrite("那2023年全年呢？", history) == "招远2023年全年实施了多少项重点技术创新项目？"
+
+
+def test_a_carried_subject_puts_the_place_first():
+    history = [{"role": "user", "content": "乳山共富党建联盟牵头组建了多少家联合社？"}]
+    assert rewrite("成立了多少家农业社会化服务中心？", history).startswith("乳山")

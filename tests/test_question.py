@@ -1,6 +1,6 @@
 import pytest
 
-from rag.question import analyze, split_comparison
+from rag.question import analyze, split_comparison, split_parts
 
 
 @pytest.mark.parametrize(
@@ -78,3 +78,46 @@ def test_focus_is_the_metric_not_the_change():
     assert analyze("2023年招远规上工业利润总额同比增长多少？").focus == "利润总额"
     assert analyze("招远市2023年进出口总额是多少亿元？").focus_words == ["进出口", "总额"]
     assert analyze("济南第二批“泉城好品”品牌数量是多少？").ordinals == ["第二批"]
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "unit"),
+    [
+        ("招远去年GDP涨了多少？", "percent", "%"),  # a rise is a rate
+        ("招远的规上工业企业去年一共挣了多少钱？", "number", "元"),
+    ],
+)
+def test_colloquial_kind_and_unit(question, kind, unit):
+    assert (analyze(question).kind, analyze(question).unit) == (kind, unit)
+
+
+@pytest.mark.parametrize(
+    ("question", "terms"),
+    [
+        ("乳山现在一共有多少个共富党建联盟？", ["共富党建联盟"]),  # 现在, 一共: how, not what
+        ("环翠区最近有多少家企业搬迁？", ["企业", "搬迁"]),
+        ("招远出台的政策文件包含多少条具体措施？", ["出台", "政策", "文件", "包含", "措施"]),
+        ("环翠现在高企有多少家？", ["高企"]),  # not the guessed word "高企有"
+    ],
+)
+def test_terms_leave_out_the_form_of_the_question(question, terms):
+    assert analyze(question).terms == terms
+
+
+def test_levels_must_match_like_ordinals():
+    assert analyze("环翠区新增了多少家省级专精特新企业？").ordinals == ["省级"]
+
+
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        ("招远2023年净增了多少家高新技术企业？现在高企总数是多少？",
+         ["招远2023年净增了多少家高新技术企业？", "招远现在高企总数是多少？"]),
+        ("招远今年谋划了几个以工代赈项目？胶州有几个项目进了清单？",
+         ["招远今年谋划了几个以工代赈项目？", "今年胶州有几个项目进了清单？"]),
+        ("招远2023年GDP是多少？", []),
+        ("你好？招远GDP是多少？", []),  # a greeting is no question
+    ],
+)
+def test_a_question_of_several_splits_into_standalone_parts(question, parts):
+    assert split_parts(question) == parts

@@ -141,3 +141,12 @@ def test_modes_and_scores(tiny) -> None:
         search(index, embedder, "乳山", mode="sparse")  # type: ignore[arg-type]
     with pytest.raises(InputError, match="top_k must be >= 1"):
         search(index, embedder, "乳山", top_k=0)
+
+
+def test_query_tokens_add_the_press_words_for_everyday_ones() -> None:
+    from rag.retrieve import query_tokens
+    from rag.tokenize import tokenize
+
+    assert set(tokenize("生产总值")) <= set(query_tokens("招远去年GDP涨了多少？"))
+    assert set(tokenize("高新技术企业")) <= set(query_tokens("环翠有多少家高企？"))
+    assert query_tokens("招远黄金产业") == tokenize("招远黄金产业")  # nothing to add

@@ -8,6 +8,9 @@ from hypothesis import strategies as st
 
 from rag.text import (
     CITATION_MARKER,
+    DATELINE,
+    LEVEL,
+    abbreviates,
     parse_marked,
     render_parts,
     sentence_spans,
@@ -82,3 +85,25 @@ def test_markers_round_trip() -> None:
     assert parse_marked(text) == parts
     assert CITATION_MARKER.findall(text) == ["1", "2"]
     assert parse_marked("") == []
+
+
+@pytest.mark.parametrize(
+    ("short", "text", "found"),
+    [
+        ("高企", "高新技术企业达到1238家", True),
+        ("规上", "规模以上工业企业达969家", True),
+        ("综保", "烟台综合保税区工委书记", True),
+        ("高企", "高，企业", False),  # no punctuation inside a name
+        ("高企", "高质量发展的新兴产业和企业", False),  # too far apart
+        ("招远", "招远市", True),
+        ("高新技术企业", "高新技术企业", True),  # the word itself, whatever its length
+    ],
+)
+def test_abbreviates(short: str, text: str, found: bool) -> None:
+    assert abbreviates(short, text) is found
+
+
+def test_dateline_and_level() -> None:
+    assert DATELINE.sub("", "本报烟台讯2月18日，位于屺姆岛港的项目") == "，位于屺姆岛港的项目"
+    assert DATELINE.sub("", "本报烟台2月21日讯 今天下午") == " 今天下午"
+    assert LEVEL.findall("新增省级专精特新企业和国家级“小巨人”") == ["省级", "国家级"]

@@ -59,9 +59,11 @@ __all__ = [
     "DEFAULT_KS",
     "FORMAT",
     "MODES",
+    "MRC_TEST_QUESTIONS",
     "attributed_sentences",
     "check_thresholds",
     "figures",
+    "held_out_mrc",
     "load_thresholds",
     "run_eval",
     "run_public_qa",
@@ -604,12 +606,20 @@ def run_public_qa(
     return report
 
 
-def held_out_mrc(mrc_dir: Path, out_dir: Path, questions: int = 300, seed: int = 7) -> tuple[Path, Path]:
+MRC_TEST_QUESTIONS = 300  # `rag eval --dataset mrc` measures these; the dev part never holds one of them
+
+
+def held_out_mrc(mrc_dir: Path, out_dir: Path, questions: int = MRC_TEST_QUESTIONS, seed: int = 7,
+                 part: str = "test") -> tuple[Path, Path]:
     """The reading-comprehension passages the reader never trained on, as a public QA pair of files.
 
     Writes `corpus.jsonl` (every held-out passage of DRCD and CMRC trial, the distractors of each
     other) and `qa.jsonl` (a seeded sample of their questions) under out_dir; returns both paths.
+    `part="test"` samples what `rag eval --dataset mrc` measures; `part="dev"` samples, for
+    tuning, among the held-out questions outside the default test sample (MRC_TEST_QUESTIONS).
     """
+    if part not in ("test", "dev"):
+        raise InputError(f'part must be "test" or "dev", got {part!r}')
     import random
 
     from rag.training.reader_data import is_held_out
@@ -626,6 +636,10 @@ def held_out_mrc(mrc_dir: Path, out_dir: Path, questions: int = 300, seed: int =
         with gzip.open(mrc_dir / f"{name}.qa.jsonl.gz", "rt", encoding="utf-8") as handle:
             qa += [q for q in map(json.loads, handle) if is_held_out(q["passage_id"])
                    and str(q.get("question", "")).strip() and q.get("answers")]  # DRCD has a few blanks
+    if part == "dev":
+        test_ids = {q["id"] for q in random.Random(seed).sample(qa, min(MRC_TEST_QUESTIONS, len(qa)))}
+        qa = [q for q in qa if q["id"] not in test_ids]
+        seed += 1
     qa = random.Random(seed).sample(qa, min(questions, len(qa)))
     out_dir.mkdir(parents=True, exist_ok=True)
     corpus_path, qa_path = out_dir / "corpus.jsonl", out_dir / "qa.jsonl"

@@ -39,6 +39,7 @@ __all__ = [
     "ANSWERABLE_TYPES",
     "DEFAULT_CORPUS",
     "DEFAULT_GOLD",
+    "EVAL_SETS",
     "MATCH_MODES",
     "TYPES",
     "Evidence",
@@ -64,6 +65,9 @@ QUOTE_MAX_CHARS = 120
 # Relative to the working directory (the project root), not to this file: the package may be
 # installed anywhere.
 DEFAULT_GOLD = Path("eval") / "gold.jsonl"
+# The question sets `rag eval` and the reader's calibration read unless told otherwise: the
+# gold set, and three sets of questions in users' words written by people who never saw the rules.
+EVAL_SETS = (DEFAULT_GOLD, *(Path("eval") / f"{name}.jsonl" for name in ("news_heldout", "news_fresh", "news_fresh2")))
 DEFAULT_CORPUS = Path("corpus")
 
 _REQUIRED = ("id", "type", "question", "answers", "evidence", "article")

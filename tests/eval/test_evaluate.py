@@ -502,3 +502,30 @@ def test_held_out_mrc_says_where_the_data_is(tmp_path):
 
     with pytest.raises(InputError, match="shared/data/mrc"):
         held_out_mrc(tmp_path, tmp_path / "out")
+
+
+def test_the_mrc_dev_part_never_holds_a_question_the_test_part_measures(tmp_path):
+    import gzip
+
+    from rag.eval.evaluate import MRC_TEST_QUESTIONS, held_out_mrc
+
+    for name in ("drcd", "cmrc_trial"):
+        with gzip.open(tmp_path / f"{name}.corpus.jsonl.gz", "wt", encoding="utf-8") as handle:
+            for i in range(400):
+                handle.write(json.dumps({"id": f"{name}-p{i}", "title": "t", "text": f"p{i}的答案是{i}。"}) + "\n")
+        with gzip.open(tmp_path / f"{name}.qa.jsonl.gz", "wt", encoding="utf-8") as handle:
+            for i in range(400):
+                for j in range(5):
+                    handle.write(json.dumps({"id": f"q-{name}-{i}-{j}", "question": f"p{i}的答案？{j}",
+                                             "answers": [str(i)], "passage_id": f"{name}-p{i}"}) + "\n")
+
+    def ids(part, n):
+        _, qa = held_out_mrc(tmp_path, tmp_path / part, questions=n, part=part)
+        return [json.loads(line)["id"] for line in qa.read_text(encoding="utf-8").splitlines()]
+
+    test, dev = ids("test", MRC_TEST_QUESTIONS), ids("dev", 50)
+    assert len(test) == MRC_TEST_QUESTIONS and len(dev) == 50
+    assert not set(test) & set(dev)
+    assert ids("test", MRC_TEST_QUESTIONS) == test  # the measured sample does not move
+    with pytest.raises(InputError, match="part"):
+        held_out_mrc(tmp_path, tmp_path / "x", part="train")

@@ -14,6 +14,7 @@ from rag.eval.gold import (
     ANSWERABLE_TYPES,
     DEFAULT_CORPUS,
     DEFAULT_GOLD,
+    EVAL_SETS,
     Evidence,
     GoldItem,
     check_gold,
@@ -283,3 +284,18 @@ def test_real_gold_list_and_multi_need_every_answer(gold: list[GoldItem]) -> Non
     assert all(i.match == "all" for i in gold if i.type == "list")
     multi = [i for i in gold if i.type == "multi"]
     assert all(len(i.evidence) >= 2 and i.match == "all" for i in multi)
+
+
+@pytest.mark.parametrize("path", EVAL_SETS, ids=lambda p: p.name)
+def test_every_eval_set_is_clean_and_split_within_each_type(path: Path) -> None:
+    items = load_gold(path)
+    assert check_gold(items, DEFAULT_CORPUS) == []
+    assert len({i.id for i in items}) == len(items)
+    for kind in {i.type for i in items}:
+        splits = Counter(i.split for i in items if i.type == kind)
+        assert set(splits) == {"dev", "test"} or sum(splits.values()) == 1, (kind, splits)
+
+
+def test_eval_set_ids_are_unique_across_files() -> None:
+    ids = [i.id for path in EVAL_SETS for i in load_gold(path)]
+    assert len(ids) == len(set(ids))
