@@ -289,6 +289,8 @@ def split_comparison(text: str, entities: list[str]) -> list[str]:
     return [prefix + body_a + tail, prefix + body_b + tail]
 
 
+# A message of more questions than this is read as one question.
+MAX_PARTS = 3
 # Time words that say a part asks about the present, not the year an earlier part named.
 _NOW = re.compile(r"现在|目前|如今|当前|眼下|至今|截至")
 
@@ -304,8 +306,8 @@ def split_parts(text: str) -> list[str]:
     """
     parts = [p.strip() for p in re.findall(r"[^？?]+[？?]?", text) if p.strip()]
     parts = [p for p in parts if len(p) >= 4 and _ASKING.search(p)]
-    if len(parts) < 2:
-        return []
+    if not 2 <= len(parts) <= MAX_PARTS:
+        return []  # one question, or a list of many, which is read as one (each part costs a search)
     first = analyze(parts[0])
     out = [parts[0]]
     for part in parts[1:]:

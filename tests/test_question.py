@@ -121,3 +121,9 @@ def test_levels_must_match_like_ordinals():
 )
 def test_a_question_of_several_splits_into_standalone_parts(question, parts):
     assert split_parts(question) == parts
+
+
+def test_a_message_of_many_questions_is_read_as_one():
+    many = "招远GDP是多少？胶州GDP是多少？环翠GDP是多少？蒙阴GDP是多少？"
+    assert split_parts(many) == []
+    assert len(split_parts("招远GDP是多少？胶州GDP是多少？环翠GDP是多少？")) == 3
