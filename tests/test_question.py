@@ -48,6 +48,7 @@ def test_odd_input_does_not_crash(text):
     assert all(p in q.text for p in q.places) and all(o in q.text for o in q.orgs)
     assert all(t in q.text for t in q.terms)
     assert all(1900 <= y < 2100 and str(y) in q.text for y in q.years)
+    assert split_parts(text) == []  # none of these is two questions
     if not q.text.strip():
         assert (q.kind, q.places, q.orgs, q.years, q.terms) == ("describe", [], [], [], [])
 
