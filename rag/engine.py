@@ -32,7 +32,7 @@ from rag.followup import rewrite
 from rag.index import Index, load_index
 from rag.llm import LLMClient
 from rag.profile import active as active_profile
-from rag.question import analyze, split_comparison, split_parts
+from rag.question import Question, analyze, split_comparison, split_parts
 from rag.reader import Reader, ReaderPolicy
 from rag.retrieve import Filters, search
 from rag.types import MODES, Answer, AnswerPart, Article, Chunk, Citation, Hit, Refusal
@@ -153,7 +153,10 @@ class Engine:
     # ------------------------------------------------------------------ search
 
     def search_timed(self, query: str, top_k: int = DEFAULT_TOP_K, mode: str = "hybrid",
-                     filters: dict | Filters | None = None) -> tuple[list[Hit], dict[str, float]]:
+                     filters: dict | Filters | None = None,
+                     question: Question | None = None) -> tuple[list[Hit], dict[str, float]]:
+        """The top_k hits and per-stage timings; `question`, the query already analysed (by `ask`),
+        spares the sentence rerank analysing it again."""
         query = validate_question(query, self.max_question_chars)
         _validate_top_k(top_k)
         if mode not in MODES:
@@ -166,7 +169,7 @@ class Engine:
                                self.retrieval)
         if rerank and hits:
             rerank_started = time.perf_counter()
-            hits = rank_by_sentences(analyze(query), hits, self.chunks_by_id, self.idf, self._article_text,
+            hits = rank_by_sentences(question or analyze(query), hits, self.chunks_by_id, self.idf, self._article_text,
                                      self.retrieval.sentence_rerank, self.config.compose)[:top_k]
             timings["rerank_ms"] = (time.perf_counter() - rerank_started) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
@@ -197,7 +200,8 @@ class Engine:
         if sides or parts:
             answer, timings = self._compare(standalone, sides or parts, top_k, mode, filters, by_part=bool(parts))
         else:
-            hits, timings = self.search_timed(standalone, max(top_k, self.retrieval.compose_pool), mode, filters)
+            hits, timings = self.search_timed(standalone, max(top_k, self.retrieval.compose_pool), mode, filters,
+                                              parsed)
             compose_started = time.perf_counter()
             answer = self._compose(parsed, hits)
             timings["compose_ms"] = round((time.perf_counter() - compose_started) * 1000, 2)
@@ -231,11 +235,12 @@ class Engine:
         by_chunk: dict[str, int] = {}
         first_hits: list[Hit] = []
         for side in sides:
-            hits, side_timings = self.search_timed(side, max(top_k, self.retrieval.compose_pool), mode, filters)
+            parsed = analyze(side)
+            hits, side_timings = self.search_timed(side, max(top_k, self.retrieval.compose_pool), mode, filters,
+                                                   parsed)
             for key, value in side_timings.items():
                 timings[key] = round(timings.get(key, 0.0) + value, 2)
             first_hits = first_hits or hits
-            parsed = analyze(side)
             answer = self._compose(parsed, hits)
             if answer.refused:
                 if by_part:

@@ -312,12 +312,8 @@ def split_parts(text: str) -> list[str]:
     out = [parts[0]]
     for part in parts[1:]:
         q = analyze(part)
-        prefix = ""
-        if not q.entities and first.entities:
-            prefix += first.entities[0]
-        if not (q.years or q.relative_years or _NOW.search(part)) and first.years:
-            prefix += f"{first.years[0]}年"
-        elif not (q.years or q.relative_years or _NOW.search(part)) and first.relative_years:
-            prefix += first.relative_years[0]
+        prefix = first.entities[0] if not q.entities and first.entities else ""
+        if not (q.years or q.relative_years or _NOW.search(part)):  # undated: the first part's year
+            prefix += f"{first.years[0]}年" if first.years else "".join(first.relative_years[:1])
         out.append(prefix + re.sub(r"^(?:那么?|另外|还有|以及|并且|而且)", "", part))
     return out

@@ -80,10 +80,10 @@ def _cached(engine: Engine) -> Engine:
     searched: dict[tuple, tuple] = {}
     search = engine.search_timed
 
-    def cached_search(query, top_k=5, mode="hybrid", filters=None):
+    def cached_search(query, top_k=5, mode="hybrid", filters=None, question=None):
         key = (query, top_k, mode, repr(filters))
         if key not in searched:
-            searched[key] = search(query, top_k, mode, filters)
+            searched[key] = search(query, top_k, mode, filters, question)
         hits, timings = searched[key]
         return list(hits), dict(timings)
 
