@@ -24,13 +24,15 @@ from typing import TYPE_CHECKING
 from rag.config import DEFAULT, ComposeConfig
 from rag.profile import active as active_profile
 from rag.profile import place_stem
-from rag.question import Question, places_in
+from rag.question import PERIOD_SPELLINGS, PERIOD_SYNONYMS, Question, places_in
 from rag.text import (
     DATELINE,
     DIGITS,
+    LOCAL_SCOPE,
     NUMBER_WITH_UNIT,
     RELATIVE_YEAR,
     RELATIVE_YEARS,
+    WIDE_SCOPES,
     YEAR,
     abbreviates,
     sentence_spans,
@@ -46,10 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["compose", "rank_by_sentences", "refusal", "CHECKS"]
 
 # The tuned numbers (coverage thresholds, lengths, score weights) are in rag.config.ComposeConfig.
-PERIOD_SYNONYMS = {
-    "上半年": ("1月至6月", "1-6月", "1~6月", "1至6月", "前6个月", "前半年"),
-    "一季度": ("1-3月", "1~3月", "1月至3月", "首季"),
-}
+_OPENS_WITH_PERIOD = re.compile("|".join(map(re.escape, PERIOD_SPELLINGS)))
 # A figure for part of a year does not answer a question about the whole year ("全年").
 _PART_OF_YEAR = re.compile(r"上半年|下半年|[一二三四]季度|前三季度|首季|\d{1,2}\s*[月]?\s*(?:至|-|~|—)\s*\d{1,2}\s*月")
 # "有多少家" asks for a total: a sentence about what was added ("净增…41家") ranks below one
@@ -140,6 +139,10 @@ _UNIT_FAMILIES = (
 _INDEFINITE = re.compile(r"一\s*\D{1,2}")
 
 
+# A figure that states a span of time or a date, not an amount.
+_DURATION = re.compile(r"(?:年|月|日|天|周|季度|小时|分钟)$")
+
+
 def _unit_family(unit: str) -> tuple[str, ...]:
     for family in _UNIT_FAMILIES:
         if any(unit.endswith(u) for u in family):
@@ -147,12 +150,20 @@ def _unit_family(unit: str) -> tuple[str, ...]:
     return (unit,)
 
 
+# Questions that ask how long something takes ("多长时间"): a span of time answers them.
+_ASKS_DURATION = re.compile(r"多长时间|多久|多少天|几天|几个月|多少年|几年|时长")
+
+
 def _has_answer_type(q: Question, sentence: str) -> bool:
     if q.kind in ("number", "compare"):
-        numbers = [m.group(0) for m in NUMBER_WITH_UNIT.finditer(sentence) if not _INDEFINITE.fullmatch(m.group(0))]
+        numbers = [m.group(0) for m in NUMBER_WITH_UNIT.finditer(sentence) if not _INDEFINITE.fullmatch(m.group(0))
+                   and not (m.group(0).endswith("个") and sentence[m.end():m.end() + 1] == "月")]  # "3个月"
         if q.unit:
             family = _unit_family(q.unit)
             return any(any(u in n for u in family) for n in numbers)
+        # "多少" without a unit asks how many or how much: "三年培育计划" says how long, not that.
+        if not _ASKS_DURATION.search(q.text):
+            numbers = [n for n in numbers if not _DURATION.search(n)]
         return bool(numbers) or (q.kind == "compare" and bool(DIGITS.search(sentence))) or q.kind == "compare"
     if q.kind == "percent":
         return bool(re.search(r"\d\s*[%％]|个百分点|百分之|倍", sentence))
@@ -215,13 +226,14 @@ def _relative_problem(q: Question, cand: _Candidate, base_year: int | None) -> s
     context = cand.hit.title + " " + (cand.chunk.heading if cand.chunk else "")
     for source in [cand.sentence, *reversed(split_sentences(cand.before)), context]:
         said = {RELATIVE_YEARS[w] for w in RELATIVE_YEAR.findall(source)}
-        if said:
-            return None if wanted & said else f"资料中没有{q.relative_years[0]}的相关内容"
         explicit = {int(y) for y in YEAR.findall(source)}
-        if explicit:
-            if base_year and not ({base_year + d for d in wanted} & explicit):
-                return f"资料中没有{q.relative_years[0]}的相关内容"
-            return None
+        if source is cand.sentence and not (said or explicit) and _OPENS_WITH_PERIOD.match(source):
+            said = {0}  # "1~6月份，全市…": a period without a year is the article's own year
+        if said or explicit:  # "2023年…，预计今年…" speaks of 去年 too (the article of 2024)
+            if wanted & said or (base_year and {base_year + d for d in wanted} & explicit) or \
+                    (explicit and not said and not base_year):
+                return None
+            return f"资料中没有{q.relative_years[0]}的相关内容"
     if 0 not in wanted:
         return f"资料中没有明确说是{q.relative_years[0]}的内容"
     return None
@@ -237,7 +249,30 @@ def _place_ok(name: str, cand: _Candidate, context: str, article: str, subject_c
         return False  # "综保区": an article that names 综合保税区 speaks of it
     # Another place at the head of the sentence is its subject: the figure is about that place.
     head = cand.sentence[:subject_chars]
-    return not [p for p in places_in(head) if p != stem and p not in stem and stem not in p]
+    if [p for p in places_in(head) if p != stem and p not in stem and stem not in p]:
+        return False
+    # Nor when the article is about another place (its headline and byline name it) and the
+    # passage before the sentence does not turn to this one: "栖霞市委书记" speaking of 黄渤海新区.
+    lead_text = context + article[:subject_chars * 5]
+    lead = places_in(lead_text)
+    return not lead or any(stem in p or p in stem for p in lead) or abbreviates(stem, lead_text) or \
+        stem in cand.before
+
+
+def _scope_problems(q: Question, cand: _Candidate, context: str, subject_chars: int) -> list[str]:
+    """"全省…" asked without a place: a sentence about one county or city (named at its head, in
+    its headline, or as 全市/该县) does not answer it unless it states the wider scope itself."""
+    if q.places:
+        return []
+    out = []
+    for scope, spelled in WIDE_SCOPES.items():
+        if not any(word in q.text for word in spelled):
+            continue
+        if any(word in cand.sentence for word in spelled):
+            continue
+        if places_in(cand.sentence[:subject_chars]) or places_in(context) or LOCAL_SCOPE.search(cand.sentence):
+            out.append(scope)
+    return out
 
 
 # The checks a candidate sentence can fail, by what they look at. The learned composer keeps the
@@ -257,6 +292,7 @@ def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_yea
     before = cand.before
     absent += [name for name in q.orgs if name not in cand.sentence + context + before[-200:] and
                not (len(name) >= 4 and name[:4] in cand.sentence)]
+    absent += _scope_problems(q, cand, context, cfg.subject_chars)
     if q.kind == "compare" and len(absent) < len(q.entities):
         absent = []  # each side of a comparison is answered by its own sentence
     for name in absent:

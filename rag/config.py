@@ -83,6 +83,9 @@ class RetrievalConfig:
     # check) + 1 / (1 + its fused rank). 0 keeps the fused order. 0.5 chosen on the dev split
     # (hit@1 0.85 -> 0.92 on its single-passage questions; 0.3 gives 0.90, 1.0 0.92).
     sentence_rerank: float = 0.5
+    # How many fused passages that rerank reads (at least top_k): a passage whose sentence states
+    # the asked figure may be fused ninth or tenth behind passages that only share its words.
+    rerank_pool: int = 12
 
     def __post_init__(self) -> None:
         _at_least("rrf_k", self.rrf_k, 0)
@@ -94,6 +97,7 @@ class RetrievalConfig:
         if self.dense_weight is not None:
             _between("dense_weight", self.dense_weight, 0.0, 1.0)
         _at_least("compose_pool", self.compose_pool, 1)
+        _at_least("rerank_pool", self.rerank_pool, 1)
 
 
 @dataclass(frozen=True)

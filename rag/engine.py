@@ -164,7 +164,7 @@ class Engine:
         started = time.perf_counter()
         parsed = filters if isinstance(filters, Filters) or filters is None else Filters.from_dict(filters)
         rerank = mode == "hybrid" and self.retrieval.sentence_rerank > 0
-        depth = max(top_k, self.retrieval.compose_pool) if rerank else top_k
+        depth = max(top_k, self.retrieval.rerank_pool) if rerank else top_k
         hits, timings = search(self.index, self.embedder, query, depth, mode, parsed,  # type: ignore[arg-type]
                                self.retrieval)
         if rerank and hits:

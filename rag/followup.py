@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from rag.question import PERIOD_WORDS, analyze
+from rag.question import PERIOD_SPELLINGS, analyze
 from rag.profile import place_stem
 from rag.text import ADMIN_SUFFIX, RELATIVE_YEAR, RELATIVE_YEARS, YEAR
 
@@ -44,10 +44,33 @@ def _swap_year(previous: str, year: int, focus: str = "") -> str:
     else:
         swapped = f"{year}年" + previous
     if "全年" in focus:
-        periods = "|".join(map(re.escape, PERIOD_WORDS))
+        periods = "|".join(map(re.escape, PERIOD_SPELLINGS))
         swapped = re.sub(rf"({year}年)(?:{periods})", r"\1全年", swapped, count=1)
         swapped = re.sub(periods, "", swapped) if "全年" not in swapped else swapped
     return swapped
+
+
+_PERIOD = "|".join(map(re.escape, sorted(PERIOD_SPELLINGS + ("全年",), key=len, reverse=True)))
+_YEAR_WORD = r"(?:(?:19|20)\d{2}年|今年|去年|前年|明年)"
+_TIME = re.compile(rf"({_YEAR_WORD})?({_PERIOD})?")
+
+
+def _swap_time(previous: str, focus: str) -> str:
+    """The previous question asked of another time: "那今年1到6月呢？" after "2023年规上工业总产值
+    是多少？". A follow-up naming only a period keeps the previous year; one naming only a year
+    keeps the previous period.
+
+    >>> _swap_time("2023年规上工业总产值是多少？", "今年1到6月")
+    '今年1到6月规上工业总产值是多少？'
+    >>> _swap_time("招远今年上半年网络零售额是多少？", "去年")
+    '招远去年上半年网络零售额是多少？'
+    """
+    year, period = _TIME.fullmatch(focus).groups()
+    found = next((m for m in _TIME.finditer(previous) if m.group(0)), None)
+    if not found:
+        return focus + previous
+    new = (year or found.group(1) or "") + (period or ("" if year and not found.group(1) else found.group(2) or ""))
+    return previous[:found.start()] + new + previous[found.end():]
 
 
 def rewrite(question: str, history: list[dict] | None) -> str:
@@ -65,6 +88,8 @@ def rewrite(question: str, history: list[dict] | None) -> str:
             return _swap_year(previous, years[0], focus)
         if focus in RELATIVE_YEARS and prev.years:
             return _swap_year(previous, prev.years[0] + RELATIVE_YEARS[focus], focus)
+        if _TIME.fullmatch(focus):
+            return _swap_time(previous, focus)
         place = place_stem(focus) if _PLACE_TAIL.search(focus) else focus
         if prev.places:
             old = prev.places[0]

@@ -47,7 +47,13 @@ FORM_POS = ("t", "d", "f")
 FORM_PREFIXES = ("具体", "主要", "相关", "有关")
 MONEY_WORDS = ("钱", "投资", "产值", "收入", "零售额", "资金", "报酬", "贷款", "总额", "价值", "营收", "利润", "税收", "金额", "规模", "生产总值", "GDP", "额")
 PERCENT_WORDS = ("比重", "占比", "增速", "增长率", "率", "百分之", "提升", "下降", "增幅", "配套率", "占有率")
-PERIOD_WORDS = ("上半年", "下半年", "一季度", "二季度", "三季度", "四季度", "首季", "年末", "年底", "年初", "1~6月", "1-6月")
+PERIOD_WORDS = ("上半年", "下半年", "一季度", "二季度", "三季度", "四季度", "首季", "年末", "年底", "年初")
+# Other spellings of a period, in questions and in the press ("今年1到6月" asks for 上半年).
+PERIOD_SYNONYMS = {
+    "上半年": ("1月至6月", "1-6月", "1~6月", "1至6月", "1到6月", "一到六月", "前6个月", "前半年"),
+    "一季度": ("1-3月", "1~3月", "1月至3月", "1至3月", "1到3月", "首季"),
+}
+PERIOD_SPELLINGS = tuple(dict.fromkeys(PERIOD_WORDS + sum(PERIOD_SYNONYMS.values(), ())))
 
 
 @dataclass
@@ -200,7 +206,7 @@ def analyze(text: str) -> Question:
     places, orgs = _entities(text)
     years = [int(y) for y in YEAR.findall(text)]
     years += [int(y) for y in YEAR_BEFORE_PERIOD.findall(text) if int(y) not in years]
-    periods = [p for p in PERIOD_WORDS if p in text]
+    periods = [p for p in PERIOD_WORDS if p in text or any(alt in text for alt in PERIOD_SYNONYMS.get(p, ()))]
     relative = [w for w in RELATIVE_YEARS if w in text]
     skip = set(places) | set(orgs) | {str(y) for y in years}
     terms = []
@@ -210,7 +216,7 @@ def analyze(text: str) -> Question:
             continue
         if token in QUESTION_WORDS or DIGITS.fullmatch(token) or YEAR.fullmatch(token):
             continue
-        if re.fullmatch(r"(?:19|20)\d{2}年?度?", token) or token in PERIOD_WORDS or token in RELATIVE_YEARS:
+        if re.fullmatch(r"(?:19|20)\d{2}年?度?", token) or token in PERIOD_SPELLINGS or token in RELATIVE_YEARS:
             continue
         terms.append(token)
     pos = dict(_pos_tokenizer().lcut(text))
@@ -275,7 +281,11 @@ def split_comparison(text: str, entities: list[str]) -> list[str]:
     else:
         return []
     side_a = max(before, key=lambda m: m.start())  # the entity right before the link
-    second = min(after, key=lambda m: m.start())
+    second_start = min(m.start() for m in after)
+    second_end = min(m.end() for m in after if m.start() == second_start)
+    while any(m.start() == second_end for m in after):  # "烟台综保区": one side named by two names
+        second_end = max(m.end() for m in after if m.start() == second_end)
+    second_name = text[second_start:second_end]
     head_start = min(m.start() for m in before)
     part_a, part_b = text[:link.start()], text[link.end():]
     prefix = text[:head_start]
@@ -284,7 +294,7 @@ def split_comparison(text: str, entities: list[str]) -> list[str]:
     body_b = part_b[: shared.start()] if shared else part_b
     body_a = part_a[head_start:]
     if len(body_a) - len(side_a.group(0)) <= 1 and body_a.startswith(side_a.group(0)):
-        rest = body_b.replace(second.group(0), "", 1)  # "招远和环翠区的…": the first side borrows the rest
+        rest = body_b.replace(second_name, "", 1)  # "招远和环翠区的…": the first side borrows the rest
         return [prefix + side_a.group(0) + rest + tail, prefix + body_b + tail]
     return [prefix + body_a + tail, prefix + body_b + tail]
 

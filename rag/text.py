@@ -118,6 +118,14 @@ ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+[批届期轮]|首�
 # The level of government a list or title belongs to ("省级专精特新企业" is not "国家级"):
 # like an ordinal, a qualifier the answer must state exactly.
 LEVEL = re.compile(r"(?:国家|省|市|县|区|镇|村)级")
+# A question about the whole province or country ("全省竣工投产项目有多少个") is not answered by
+# one county's figure ("乳山市…新竣工投产项目20个"): what a sentence must say to speak of each
+# scope, and the words that give a sentence a narrower one.
+WIDE_SCOPES: dict[str, tuple[str, ...]] = {
+    "全省": ("全省", "我省", "省里", "省内"),
+    "全国": ("全国", "我国", "国内"),
+}
+LOCAL_SCOPE = re.compile(r"全市|全区|全县|该市|该区|该县|本市")
 YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 # "2023年度", "2023年末", "2024上半年": a year joined to a period without its own 年.
 YEAR_BEFORE_PERIOD = re.compile(r"((?:19|20)\d{2})(?=年度|年末|年底|上半年)")

@@ -204,3 +204,53 @@ def test_passages_are_reordered_by_their_best_sentence():
     assert [h.score for h in ranked] == sorted((h.score for h in ranked), reverse=True)
     kept = rank_by_sentences(question, [TECH, DATED, GOLD], {}, IDF, lambda _id: "", 0.0)
     assert [h.chunk_id for h in kept] == ["c2", "c4", "c1"]  # weight 0: the fused order
+
+
+# --------------------------------------------------------------------------- scope, durations, lead, periods
+
+def test_a_province_wide_question_is_not_answered_by_one_county():
+    county = Hit("s1", "s1", "乳山市：奋楫扬帆谱写高质量发展新篇章", "2022-05-30", "004.txt",
+                 "下一步，乳山市年内确保新开工项目50个以上，新竣工投产项目20个以上。", 0.9)
+    province = Hit("s2", "s2", "我省能源资源保障取得新进展", "2022-05-30", "002.txt",
+                   "2022年，全省竣工投产项目3922个、新增产值5383亿元。", 0.8)
+    refused = ask_in("2022年全省竣工投产项目有多少个？", [county])
+    assert refused.refused and refused.refusal.code == "entity"
+    assert "3922个" in ask_in("2022年全省竣工投产项目有多少个？", [county, province]).answer
+    assert not ask_in("乳山2022年新竣工投产项目有多少个？", [county]).refused  # a county asked: no scope
+
+
+def test_a_span_of_time_is_no_amount_unless_a_duration_is_asked():
+    plan = Hit("t1", "t1", "科技强县“四行动”赋能 蒙阴高质量发展", "2024-03-01", "004.txt",
+               "蒙阴县制定并发布《规上企业创新平台三年培育计划》，用3个月完成摸底。", 0.9)
+    assert ask_in("蒙阴创新平台有多少？", [plan]).refused
+    land = Hit("t2", "t2", "沾化：要素跟着项目走", "2024-03-01", "004.txt",
+               "沾化区整合周边闲置土地，用地手续办理时间缩短至30天。", 0.9)
+    assert "30天" in ask_in("沾化区用地手续现在办下来要多长时间？", [land]).answer
+
+
+def test_a_place_an_article_about_another_place_mentions_in_passing_is_not_its_subject():
+    lead = "项目发展风正劲 凝聚力量再出发\n市委常委、栖霞市委书记 包华\n全市高质量发展集中观摩会议充分彰显了决心。"
+    figure = Hit("l1", "l1", "项目发展风正劲 凝聚力量再出发", None, "003.txt",
+                 "一是树牢项目为王。强力推进总投资224.2亿元的90个重点项目。加快建设黄渤海新区松山产业园。", 0.9)
+    article = lead + figure.text
+    refused = ask_in("黄渤海新区今年重点项目总投资多少？", [figure], article=article)
+    assert refused.refused and refused.refusal.code == "entity"
+    assert "224.2亿元" in ask_in("栖霞今年重点项目总投资多少？", [figure], article=article).answer
+
+
+def test_a_relative_year_is_met_by_the_year_it_stands_for():
+    hit = Hit("r1", "r1", "项目为要，实干争先 济南：全力推进“项目深化年”", None, "002.txt",
+              "比亚迪产业园项目生产势头迅猛，2023年完成产值276.5亿元，预计今年完成产值330亿元。", 0.9)
+    article = hit.title + "\n1月2日，济南召开2024年“项目深化年”动员大会。" + hit.text
+    answer = ask_in("济南比亚迪产业园去年产值多少？", [hit], article=article)
+    assert not answer.refused and "276.5亿元" in answer.answer
+    assert ask_in("济南比亚迪产业园前年产值多少？", [hit], article=article).refused
+
+
+def test_a_period_without_a_year_opens_the_article_s_own_year():
+    earlier = "工业经济为招远县域经济高质量发展注入新动能\n2023年，全市规模以上工业实现总产值1139亿元。"
+    half = Hit("p1", "p1", "工业经济为招远县域经济高质量发展注入新动能", None, "000.txt",
+               "1~6月份，招远全市规上工业实现总产值740.6亿元，同比增长31.4%。", 0.9)
+    article = earlier + half.text + "2024年，招远将实施重点技术改造项目80个。"
+    answer = ask_in("招远今年1到6月规上工业总产值是多少？", [half], article=article)
+    assert not answer.refused and "740.6亿元" in answer.answer

@@ -16,6 +16,7 @@ from rag.settings import Settings
         (lambda: RetrievalConfig(candidates=0), "candidates must be >= 1, got 0"),
         (lambda: RetrievalConfig(dense_weight=1.5), "dense_weight must be between 0.0 and 1.0, got 1.5"),
         (lambda: RetrievalConfig(fusion="max"), "fusion must be rrf or weighted, got 'max'"),
+        (lambda: RetrievalConfig(rerank_pool=0), "rerank_pool must be >= 1, got 0"),
         (lambda: ComposeConfig(min_coverage=2), "min_coverage must be between 0.0 and 1.0, got 2"),
         (lambda: ComposeConfig(max_answer_chars=0), "max_answer_chars must be >= 1, got 0"),
         (lambda: Config(chunk_chars=5), "chunk_chars must be >= 20, got 5"),

@@ -34,3 +34,13 @@ def test_a_whole_year_follow_up_replaces_the_relative_year_and_the_period():
 def test_a_carried_subject_puts_the_place_first():
     history = [{"role": "user", "content": "乳山共富党建联盟牵头组建了多少家联合社？"}]
     assert rewrite("成立了多少家农业社会化服务中心？", history).startswith("乳山")
+
+
+@pytest.mark.parametrize(("question", "previous", "expected"), [
+    ("那今年1到6月呢？", "招远2023年规上工业总产值是多少？", "招远今年1到6月规上工业总产值是多少？"),
+    ("那一季度呢？", "招远2023年上半年网络零售额是多少？", "招远2023年一季度网络零售额是多少？"),
+    ("那去年呢？", "招远今年上半年网络零售额是多少？", "招远去年上半年网络零售额是多少？"),
+    ("那上半年呢？", "招远网络零售额是多少？", "上半年招远网络零售额是多少？"),
+])
+def test_a_follow_up_about_another_time_replaces_the_time(question, previous, expected):
+    assert rewrite(question, [{"role": "user", "content": previous}]) == expected

@@ -62,6 +62,9 @@ def test_odd_input_does_not_crash(text):
         ("招远以工代赈计划发放的劳务报酬和胶州以工代赈已发放的劳务报酬分别是多少？",
          ["招远以工代赈计划发放的劳务报酬是多少？", "胶州以工代赈已发放的劳务报酬是多少？"]),
         ("栖霞和福山各有多少个重点项目？", ["栖霞有多少个重点项目？", "福山有多少个重点项目？"]),
+        # one side named by a city and a unit in it: not a third side
+        ("黄渤海新区和烟台综保区今年分别要引进多少个项目？",
+         ["黄渤海新区今年要引进多少个项目？", "烟台综保区今年要引进多少个项目？"]),
     ],
 )
 def test_comparisons_split_into_one_question_per_side(question, sides):
@@ -128,3 +131,13 @@ def test_a_message_of_many_questions_is_read_as_one():
     many = "招远GDP是多少？胶州GDP是多少？环翠GDP是多少？蒙阴GDP是多少？"
     assert split_parts(many) == []
     assert len(split_parts("招远GDP是多少？胶州GDP是多少？环翠GDP是多少？")) == 3
+
+
+@pytest.mark.parametrize(("question", "periods"), [
+    ("招远今年1到6月规上工业总产值是多少？", ["上半年"]),
+    ("招远2024年1-6月规上工业总产值是多少？", ["上半年"]),
+    ("招远一季度网络零售额是多少？", ["一季度"]),
+    ("招远2023年网络零售额是多少？", []),
+])
+def test_a_period_is_read_in_any_of_its_spellings(question, periods):
+    assert analyze(question).periods == periods
