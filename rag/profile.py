@@ -73,6 +73,17 @@ def _get(data: dict[str, Any], key: str, inner: str, path: Path) -> Any:
         raise InputError(f"{path}: profile.json has no {key!r}; see rag/profiles/national/profile.json") from None
 
 
+COLLOQUIAL = Path(__file__).parent / "data" / "colloquial.json"  # package data
+
+
+@functools.lru_cache(maxsize=1)
+def colloquial_words() -> dict[str, tuple[str, ...]]:
+    """Everyday words for what the press writes officially ("挣" -> 利润), for every profile; a
+    profile's own synonyms win for the same word."""
+    data = json.loads(COLLOQUIAL.read_text(encoding="utf-8"))
+    return {word: tuple(alternatives) for word, alternatives in data["words"].items()}
+
+
 @functools.lru_cache(maxsize=8)
 def _load(folder: Path) -> Profile:
     meta = folder / "profile.json"
@@ -106,7 +117,7 @@ def _load(folder: Path) -> Profile:
         places=tuple(sorted(set(names), key=len, reverse=True)),
         generic_places=frozenset(_get(data, "generic_places", "names", meta)),
         org_endings=tuple(_get(data, "org_endings", "endings", meta)),
-        synonyms={k: tuple(v) for k, v in _get(data, "synonyms", "words", meta).items()},
+        synonyms={**colloquial_words(), **{k: tuple(v) for k, v in _get(data, "synonyms", "words", meta).items()}},
         byline=str(_get(data, "byline", "pattern", meta)),
         example_questions=tuple(_get(data, "example_questions", "questions", meta)),
         dense_weight=dense_weight,

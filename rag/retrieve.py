@@ -135,8 +135,9 @@ def query_tokens(query: str) -> list[str]:
     """The query's BM25 tokens, plus those of the press's words for its everyday ones (the
     active profile's synonyms: "GDP" also searches 生产总值, "高企" 高新技术企业)."""
     tokens = tokenize(query)
+    own = set(tokens)
     for word, alternatives in active_profile().synonyms.items():
-        if word in query:
+        if word in query if len(word) > 1 else word in own:  # "电" in 电商 is no 电力
             for alternative in alternatives:
                 tokens += tokenize(alternative)
     return tokens

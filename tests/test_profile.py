@@ -15,12 +15,14 @@ from rag.profile import (
     PROFILES_DIR,
     activate,
     active,
+    colloquial_words,
     corpus_profile,
     load_profile,
     place_stem,
     resolve_profile,
 )
 from rag.question import analyze
+from rag.text import LEVEL
 from rag.tokenize import tokenize, tokenizer_id
 
 
@@ -103,3 +105,23 @@ def test_the_manifest_records_the_profile_and_loading_restores_it(tmp_path: Path
     assert active().name == "national" and tokenizer_id() == national_tokenizer
     build_index(corpus, tmp_path / "idx2", HashEmbedder(64), progress=False, profile="shandong")
     assert json.loads((tmp_path / "idx2" / "manifest.json").read_text(encoding="utf-8"))["profile"]["name"] == "shandong"
+
+
+def test_every_profile_knows_everyday_words_and_its_own_win() -> None:
+    words = colloquial_words()
+    shandong, national = load_profile("shandong"), load_profile("national")
+    assert {"网上卖货", "工钱", "老乡", "干完"} <= set(words)
+    assert shandong.synonyms["工钱"] == national.synonyms["工钱"] == words["工钱"]
+    assert shandong.synonyms["挣"] == ("利润", "收入")  # the profile's own entry, not the shared one
+    for word, alternatives in words.items():
+        assert alternatives and word not in alternatives, word
+        # no everyday word stands for a level of government (省里 is not 省级)
+        assert not any(LEVEL.search(a) for a in alternatives), word
+    assert "进出口" not in words.get("出口", ())  # exports are part of 进出口, not all of it
+
+
+def test_a_one_character_everyday_word_counts_only_as_a_word() -> None:
+    from rag.retrieve import query_tokens
+
+    assert query_tokens("招远电商直播基地有几个？") == tokenize("招远电商直播基地有几个？")  # 电 of 电商
+    assert set(tokenize("劳务报酬")) <= set(query_tokens("胶州给老乡发了多少工钱？"))
