@@ -194,7 +194,8 @@ def _words(text: str) -> list[str]:
             if len(word) >= 3 and not tokenizer.FREQ.get(word):  # a word jieba guessed ("家高企有"):
                 word = word[1:] if word[0] in _COUNTERS else word  # the counter of "多少家"
                 word = word[:-1] if word[-1] in _GLUED else word  # and the "有" after it are not part of it
-            if len(word) >= 2 and word not in STOPWORDS and any(ch.isalnum() for ch in word):
+            one_word = len(word) == 1 and word in active_profile().synonyms  # "挣": what the press calls 利润
+            if (len(word) >= 2 or one_word) and word not in STOPWORDS and any(ch.isalnum() for ch in word):
                 out.append(word)
     return out
 
@@ -222,7 +223,7 @@ def analyze(text: str) -> Question:
     pos = dict(_pos_tokenizer().lcut(text))
     terms = [t for t in terms if pos.get(t, "n")[:1] not in FORM_POS]
     terms = [t[2:] if t.startswith(FORM_PREFIXES) and len(t) >= 4 else t for t in terms]
-    terms = list(dict.fromkeys(terms))
+    terms = _join_everyday_phrases(list(dict.fromkeys(terms)), text)
     # Chinese-numeral counts ("哪三个", "四个") are the question's form, not its topic.
     terms = [t for t in terms if not re.fullmatch(r"[一二两三四五六七八九十]+\S?", t)
              and not re.fullmatch(MAGNITUDE + "?" + UNIT, t)]  # "亿元" alone is the answer's unit
@@ -238,6 +239,19 @@ def analyze(text: str) -> Question:
                 focus_words.insert(0, term)
     return Question(text, kind, unit, places, orgs, years, periods, relative, terms,
                     focus, focus_words, ORDINAL.findall(text) + LEVEL.findall(text))
+
+
+def _join_everyday_phrases(terms: list[str], text: str) -> list[str]:
+    """Two words that make one everyday phrase the synonyms know ("网上" + "卖货": 网上卖货, which
+    the press calls 网络零售) count as that phrase."""
+    synonyms = active_profile().synonyms
+    out: list[str] = []
+    for term in terms:
+        if out and out[-1] + term in synonyms and out[-1] + term in text:
+            out[-1] += term
+        else:
+            out.append(term)
+    return out
 
 
 _ASKING = re.compile(r"多少|几|哪|什么|谁|何时|何地|怎样|如何|是否")

@@ -141,3 +141,10 @@ def test_a_message_of_many_questions_is_read_as_one():
 ])
 def test_a_period_is_read_in_any_of_its_spellings(question, periods):
     assert analyze(question).periods == periods
+
+
+def test_everyday_words_the_synonyms_know_are_terms():
+    # "挣" (one character) stands for 利润; "网上" + "卖货" make one phrase, 网络零售 in the press
+    assert "挣" in analyze("招远的规上工业企业去年一共挣了多少钱？").terms
+    assert "网上卖货" in analyze("招远今年上半年网上卖货卖了多少钱？").terms
+    assert "的" not in analyze("招远的高新技术企业有多少家？").terms
