@@ -73,6 +73,14 @@ def _swap_time(previous: str, focus: str) -> str:
     return previous[:found.start()] + new + previous[found.end():]
 
 
+def _ask_of(question: str, what: str) -> str:
+    """`what` put before the question's asking words: ("招远今年黄金产业总产值是多少？", "目标") ->
+    "招远今年黄金产业总产值目标是多少？"."""
+    asking = re.search(r"(?:是|有|为|达到?)?(?:多少|几|哪|什么|谁)", question)
+    at = asking.start() if asking else len(question.rstrip("？?。"))
+    return question[:at] + what + question[at:]
+
+
 def rewrite(question: str, history: list[dict] | None) -> str:
     """The standalone form of `question` given earlier turns (unchanged when it stands alone)."""
     question = question.strip()
@@ -90,6 +98,9 @@ def rewrite(question: str, history: list[dict] | None) -> str:
             return _swap_year(previous, prev.years[0] + RELATIVE_YEARS[focus], focus)
         if _TIME.fullmatch(focus):
             return _swap_time(previous, focus)
+        when = _TIME.match(focus).group(0)
+        if when and len(focus) > len(when):  # "今年的目标呢？": another time, and what of it
+            return _ask_of(_swap_time(previous, when), focus[len(when):].lstrip("的"))
         place = place_stem(focus) if _PLACE_TAIL.search(focus) else focus
         if prev.places:
             old = prev.places[0]

@@ -44,3 +44,9 @@ def test_a_carried_subject_puts_the_place_first():
 ])
 def test_a_follow_up_about_another_time_replaces_the_time(question, previous, expected):
     assert rewrite(question, [{"role": "user", "content": previous}]) == expected
+
+
+def test_a_follow_up_about_another_time_and_what_of_it():
+    history = [{"role": "user", "content": "招远2023年黄金产业总产值是多少？"}]
+    assert rewrite("今年的目标呢？", history) == "招远今年黄金产业总产值目标是多少？"
+    assert rewrite("那去年的增速呢？", history) == "招远去年黄金产业总产值增速是多少？"
