@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 __all__ = ["compose", "rank_by_sentences", "refusal", "CHECKS"]
 
 # The tuned numbers (coverage thresholds, lengths, score weights) are in rag.config.ComposeConfig.
+# A sentence that opens with a time or a link and no subject of its own continues the one before.
+_CONTINUES = re.compile(r"^[“\"]?(?:去年|今年|前年|截至|截止|目前|其中|同时|此外|另外|预计|届时|全年|(?:19|20)\d{2}年|"
+                        r"[一二三四]季度|上半年|下半年|\d{1,2}\s*[~-]\s*\d{1,2}\s*月)")
 _OPENS_WITH_PERIOD = re.compile("|".join(map(re.escape, PERIOD_SPELLINGS)))
 # A figure for part of a year does not answer a question about the whole year ("全年").
 _PART_OF_YEAR = re.compile(r"上半年|下半年|[一二三四]季度|前三季度|首季|\d{1,2}\s*[月]?\s*(?:至|-|~|—)\s*\d{1,2}\s*月")
@@ -79,6 +82,7 @@ class _Candidate:
     position: int
     span: tuple[int, int]  # the sentence's [start, end) in hit.text
     before: str = ""  # the article's text before the sentence, across the chunk's start (config.before_chars)
+    borrowed: str = ""  # the sentence before, when this one continues it ("截至目前，已发放…")
     coverage: float = 0.0
     sentence_coverage: float = 0.0
     context_coverage: float = 0.0
@@ -309,7 +313,7 @@ def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_yea
             known = idf(word) > 0 or any(idf(alt) > 0 for alt in _synonyms(word))
             if i < len(q.focus_words) - 1 and idf(word) < cfg.specific_idf:
                 continue  # a common modifier ("重点任务"): the press may say it otherwise
-            if (not known and len(word) >= 3) or (known and not _term_hit(word, cand.sentence + context)):
+            if (not known and len(word) >= 3) or (known and not _term_hit(word, cand.borrowed + cand.sentence + context)):
                 _fail(cand, "metric", f"资料中没有关于“{word}”的内容", [word])
         if cand.sentence_coverage < cfg.min_sentence_coverage:
             _fail(cand, "coverage", "资料中没有直接回答这个问题的句子")
@@ -396,6 +400,10 @@ def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles
                 continue
             cand = _Candidate(rank, hit, chunk, sentence, pos, span, (preceding + hit.text[: span[0]])[-cfg.before_chars:])
             cand.coverage, cand.missing_terms = _coverage(q.terms, weights, sentence)
+            if _CONTINUES.match(sentence) and cand.before:  # "截至目前，已发放劳务报酬322.7万元": the
+                cand.borrowed = split_sentences(cand.before)[-1]  # sentence before names what of
+                joined = cand.borrowed + sentence
+                cand.coverage = max(cand.coverage, cfg.context_share * _coverage(q.terms, weights, joined)[0])
             cand.sentence_coverage = cand.coverage
             cand.context_coverage, _ = _coverage(q.terms, weights, sentence + context + cand.before[-120:])
             cand.coverage = max(cand.coverage, cfg.context_share * cand.context_coverage)

@@ -254,3 +254,16 @@ def test_a_period_without_a_year_opens_the_article_s_own_year():
     article = earlier + half.text + "2024年，招远将实施重点技术改造项目80个。"
     answer = ask_in("招远今年1到6月规上工业总产值是多少？", [half], article=article)
     assert not answer.refused and "740.6亿元" in answer.answer
+
+
+def test_a_sentence_that_continues_the_one_before_borrows_its_subject():
+    lng = Hit("n1", "n1", "烟台：抓牢项目，奋进万亿新征程", "2024-02-19", "002.txt",
+              "国家管网龙口南山LNG接收站一期工程项目，是国家环渤海地区产供储销体系建设重点项目。"
+              "“去年，一期工程已完成91.65％，超年度建设计划。", 0.9)
+    answer = ask_in("龙口南山LNG接收站一期去年完成了多少？", [lng])
+    assert not answer.refused and "91.65％" in answer.answer
+    # a sentence with a subject of its own ("我们将…117个重点项目") does not borrow one
+    park = Hit("n2", "n2", "夯实项目建设 做强园区片区", "2023-02-10", "003.txt",
+               "福山区将高标准规划建设新能源汽车产业工业园，下决心突破新能源汽车整车。"
+               "我们将举全区之力集中攻坚总投资过千亿元的117个省市区级重点项目。", 0.9)
+    assert ask_in("福山区新能源汽车产业工业园总投资多少？", [park]).refused
