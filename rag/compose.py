@@ -108,7 +108,11 @@ def _article_year(date: str | None) -> int | None:
 def _term_hit(term: str, text: str) -> float:
     """1 for the word itself, a synonym or the full name it abbreviates ("规上" -> "规模以上");
     0.5 for the head noun of a 3-character word ("总产值" -> "产值")."""
-    if abbreviates(term, text) or any(alt in text for alt in _synonyms(term)):
+    if any(alt in text for alt in _synonyms(term)):
+        return 1.0
+    if len(term) == 1:  # "花": only as what the press calls it (支出, 投入); the character alone is in 花卉
+        return 0.0
+    if abbreviates(term, text):
         return 1.0
     if len(term) >= 3 and term[-2:] in text:
         return 0.5
@@ -154,6 +158,8 @@ def _unit_family(unit: str) -> tuple[str, ...]:
     return (unit,)
 
 
+# A place in a ranking answers "多少" asked without a unit ("名次多少？" 排名第18).
+_RANK = re.compile(r"第\s*(?:\d+|[一二三四五六七八九十百]+)(?![\d一二三四五六七八九十百批届期轮次])")
 # Questions that ask how long something takes ("多长时间"): a span of time answers them.
 _ASKS_DURATION = re.compile(r"多长时间|多久|多少天|几天|几个月|多少年|几年|时长")
 
@@ -168,6 +174,7 @@ def _has_answer_type(q: Question, sentence: str) -> bool:
         # "多少" without a unit asks how many or how much: "三年培育计划" says how long, not that.
         if not _ASKS_DURATION.search(q.text):
             numbers = [n for n in numbers if not _DURATION.search(n)]
+            numbers += _RANK.findall(sentence)  # "名次多少": 第18
         return bool(numbers) or (q.kind == "compare" and bool(DIGITS.search(sentence))) or q.kind == "compare"
     if q.kind == "percent":
         return bool(re.search(r"\d\s*[%％]|个百分点|百分之|倍", sentence))

@@ -267,3 +267,14 @@ def test_a_sentence_that_continues_the_one_before_borrows_its_subject():
                "福山区将高标准规划建设新能源汽车产业工业园，下决心突破新能源汽车整车。"
                "我们将举全区之力集中攻坚总投资过千亿元的117个省市区级重点项目。", 0.9)
     assert ask_in("福山区新能源汽车产业工业园总投资多少？", [park]).refused
+
+
+def test_a_place_in_a_ranking_answers_how_many_without_a_unit():
+    hit = Hit("k1", "k1", "巴西国家足球队", None, "wiki", "至2012年12月，巴西排名第18，成为国家队的最低排名。", 0.9)
+    answer = ask_in("巴西于2012年成为国家队的最低排名，名次多少？", [hit], lambda t: 5.0 if t in hit.text else 0.0)
+    assert not answer.refused and "第18" in answer.answer
+
+
+def test_a_one_character_everyday_word_counts_only_by_what_the_press_calls_it():
+    flowers = Hit("k2", "k2", "日照：花卉产业", "2024-02-20", "003.txt", "日照今年新建花卉大棚12座。", 0.9)
+    assert ask_in("日照蓝拓氢能项目花了多少钱？", [flowers]).refused
