@@ -134,11 +134,12 @@ def bench_build(corpus: Path, embedder_spec: str, work: Path) -> dict[str, Any]:
 
 
 def bench_inproc(index_dir: Path, questions: list[str], repeat: int, learned: bool = True) -> dict[str, Any]:
-    """Each stage in process; `ask` is the rules composer, `ask_learned` the reader's (when shipped)."""
+    """Each stage in process; `ask` is the rules composer, `ask_learned` the reader's (the default
+    composer, when shipped)."""
     from rag.engine import Engine
     from rag.tokenize import tokenize
 
-    engine = Engine.open(index_dir)
+    engine = Engine.open(index_dir, composer="rules")
     index, embedder = engine.index, engine.embedder
     vectors = {q: embedder.embed_queries([q])[0] for q in questions}
     samples: dict[str, list[float]] = {"embed_query": [], "dense": [], "bm25": [], "hybrid_search": [], "ask": []}
