@@ -591,21 +591,25 @@ def compose(
     reader: Reader | None = None,
     policy: ReaderPolicy | None = None,
     config: ComposeConfig = DEFAULT.compose,
+    rules_first: bool = False,
 ) -> Answer:
     """An extractive answer: sentences with the citation each came from, or a refusal.
 
     With a `reader` (and its `policy`), the learned reader picks the sentences and the policy's
-    checks veto; without one, every rule check must pass (the rules composer)."""
+    checks veto; without one, every rule check must pass (the rules composer). With both and
+    `rules_first`, the rules answer and the reader reads only what they would refuse."""
     if not hits:
         return refusal(hits, Refusal("no_passages", [], "索引中没有相关资料"), config.refusal_sources)
     ranked = _candidates(q, hits, chunks, article_text, idf, config)
-    if reader is not None and policy is not None:
-        ranked = _read(q, ranked, reader, policy)
-        chosen = _select_learned(q, ranked, policy, config)
-        reason = _refusal_reason(ranked, policy.vetoes)
-    else:
+    learned = reader is not None and policy is not None
+    chosen: list[_Candidate] = []
+    if not learned or rules_first:
         chosen = _select(q, ranked, config)
         reason = _refusal_reason(ranked)
+    if not chosen and learned:
+        ranked = _read(q, ranked, reader, policy)  # type: ignore[arg-type]
+        chosen = _select_learned(q, ranked, policy, config)  # type: ignore[arg-type]
+        reason = _refusal_reason(ranked, policy.vetoes)  # type: ignore[union-attr]
     if not chosen:
         return refusal(hits, reason, config.refusal_sources)
     best = max(chosen, key=lambda c: (c.reader, c.score))  # chosen is in reading order

@@ -79,9 +79,10 @@ def _hit(c: Citation) -> Hit:
 class Engine:
     def __init__(self, index: Index, embedder: Embedder, llm: LLMClient | None = None,
                  config: Config = DEFAULT, reader: Reader | None = None,
-                 policy: ReaderPolicy | None = None) -> None:
+                 policy: ReaderPolicy | None = None, rules_first: bool = False) -> None:
         self.index = index
         self.reader = reader
+        self.rules_first = rules_first and reader is not None  # the rules answer, the reader backs off
         self.policy = policy or (ReaderPolicy() if reader else None)
         self.embedder = embedder
         self.config = config
@@ -115,7 +116,8 @@ class Engine:
              config: Config = DEFAULT, composer: str = DEFAULT_COMPOSER,
              reader_dir: Path | None = None, store: str | None = None, milvus_uri: str | None = None) -> Engine:
         """Load the index at index_dir; the embedder defaults to the one it was built with.
-        `composer` is "learned" (the shipped reader, or the one in reader_dir) or "rules".
+        `composer` is "learned" (the shipped reader, or the one in reader_dir), "rules", or
+        "rules-then-learned" (the rules, and the reader where they would refuse).
         `store` and `milvus_uri`, when given, must match what the index records (rag.index.load_index)."""
         if composer not in COMPOSERS:
             raise InputError(f"composer must be one of {', '.join(COMPOSERS)}, got {composer!r}")
@@ -127,9 +129,9 @@ class Engine:
             embedder = make_embedder("e5" if built == "multilingual-e5-small" else
                                      f"hash:{index.manifest['embedder']['dim']}" if built.startswith("hash") else
                                      f"st:{built[3:]}")
-        reader = Reader.load(reader_dir) if composer == "learned" else None
+        reader = Reader.load(reader_dir) if composer != "rules" else None
         policy = ReaderPolicy.load(reader_dir) if reader else None
-        engine = cls(index, embedder, llm, config, reader, policy)
+        engine = cls(index, embedder, llm, config, reader, policy, rules_first=composer == "rules-then-learned")
         engine.warm_up()
         return engine
 
@@ -139,7 +141,7 @@ class Engine:
         The API swaps its engine for the new one in one assignment: a question already under
         way finishes on the engine it started with, so no answer mixes two indexes.
         """
-        engine = type(self)(index, self.embedder, self.llm, self.config, self.reader, self.policy)
+        engine = type(self)(index, self.embedder, self.llm, self.config, self.reader, self.policy, self.rules_first)
         engine.max_question_chars = self.max_question_chars
         return engine
 
@@ -221,7 +223,7 @@ class Engine:
 
     def _compose(self, parsed, hits: list[Hit]) -> Answer:
         return compose(parsed, hits, self.chunks_by_id, self.idf, self._article_text, self._chunks_of,
-                       self.reader, self.policy, self.config.compose)
+                       self.reader, self.policy, self.config.compose, self.rules_first)
 
     def _compare(self, question: str, sides: list[str], top_k: int, mode: str,
                  filters: dict | None, by_part: bool = False) -> tuple[Answer, dict[str, float]]:
@@ -308,6 +310,6 @@ class Engine:
             "built_at": manifest.get("created_at"),
             "version": manifest.get("versions", {}).get("rag"),
             "llm": bool(self.llm),
-            "composer": "learned" if self.reader else "rules",
+            "composer": "rules-then-learned" if self.rules_first else "learned" if self.reader else "rules",
             "reader": self.reader.id if self.reader else None,
         }

@@ -278,3 +278,23 @@ def test_a_place_in_a_ranking_answers_how_many_without_a_unit():
 def test_a_one_character_everyday_word_counts_only_by_what_the_press_calls_it():
     flowers = Hit("k2", "k2", "日照：花卉产业", "2024-02-20", "003.txt", "日照今年新建花卉大棚12座。", 0.9)
     assert ask_in("日照蓝拓氢能项目花了多少钱？", [flowers]).refused
+
+
+def test_rules_first_reads_only_what_the_rules_would_refuse():
+    class Counting:
+        id = "counting"
+        calls = 0
+
+        def score(self, question, items):
+            Counting.calls += 1
+            return [0.9 for _ in items]
+    from rag.reader import ReaderPolicy
+
+    policy = ReaderPolicy(accept=0.0, override=0.5, vetoes=("entity", "year"))
+    answered = compose(analyze("招远2023年黄金产业总产值是多少？"), [GOLD], {}, IDF, reader=Counting(), policy=policy,
+                       rules_first=True)
+    assert "900亿元" in answered.answer and Counting.calls == 0  # the rules answered: the reader never ran
+    # a question whose words the passage lacks: the rules refuse, the confident reader answers
+    backed = compose(analyze("招远2023年金子行业一共卖了多少？"), [GOLD], {}, IDF, reader=Counting(), policy=policy,
+                     rules_first=True)
+    assert Counting.calls == 1 and not backed.refused and "900亿元" in backed.answer

@@ -85,3 +85,15 @@ def test_the_learned_composer_answers_and_refuses_end_to_end(learned_engine):
     assert not answer.refused and "900亿元" in answer.answer
     assert learned_engine.health()["composer"] == "learned"
     assert learned_engine.ask("招远2022年黄金产业总产值是多少？").refused  # a year the articles lack
+
+
+@pytest.mark.slow
+def test_rules_then_learned_shares_the_reader_and_backs_off_to_it(learned_engine, e5_index):
+    from rag.engine import Engine
+
+    both = Engine.open(e5_index, composer="rules-then-learned")
+    assert both.health()["composer"] == "rules-then-learned" and both.reader is not None
+    answer = both.ask("招远2023年黄金产业总产值是多少？")
+    assert not answer.refused and "900亿元" in answer.answer
+    assert both.ask("招远2022年黄金产业总产值是多少？").refused  # the reader's vetoes hold too
+    assert both.with_index(both.index).rules_first

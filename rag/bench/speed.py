@@ -134,8 +134,8 @@ def bench_build(corpus: Path, embedder_spec: str, work: Path) -> dict[str, Any]:
 
 
 def bench_inproc(index_dir: Path, questions: list[str], repeat: int, learned: bool = True) -> dict[str, Any]:
-    """Each stage in process; `ask` is the rules composer, `ask_learned` the reader's (the default
-    composer, when shipped)."""
+    """Each stage in process; `ask` is the rules composer (what the default composer runs whenever
+    the rules answer), `ask_learned` the reader's (when shipped)."""
     from rag.engine import Engine
     from rag.tokenize import tokenize
 
