@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from rag.config import DEFAULT, ComposeConfig
 from rag.profile import active as active_profile
 from rag.profile import place_stem
-from rag.question import PERIOD_SPELLINGS, PERIOD_SYNONYMS, Question, places_in
+from rag.question import PERIOD, PERIOD_SYNONYMS, Question, places_in
 from rag.text import (
     DATELINE,
     DIGITS,
@@ -51,7 +51,6 @@ __all__ = ["compose", "rank_by_sentences", "refusal", "CHECKS"]
 # A sentence that opens with a time or a link and no subject of its own continues the one before.
 _CONTINUES = re.compile(r"^[“\"]?(?:去年|今年|前年|截至|截止|目前|其中|同时|此外|另外|预计|届时|全年|(?:19|20)\d{2}年|"
                         r"[一二三四]季度|上半年|下半年|\d{1,2}\s*[~-]\s*\d{1,2}\s*月)")
-_OPENS_WITH_PERIOD = re.compile("|".join(map(re.escape, PERIOD_SPELLINGS)))
 # A figure for part of a year does not answer a question about the whole year ("全年").
 _PART_OF_YEAR = re.compile(r"上半年|下半年|[一二三四]季度|前三季度|首季|\d{1,2}\s*[月]?\s*(?:至|-|~|—)\s*\d{1,2}\s*月")
 # "有多少家" asks for a total: a sentence about what was added ("净增…41家") ranks below one
@@ -238,7 +237,7 @@ def _relative_problem(q: Question, cand: _Candidate, base_year: int | None) -> s
     for source in [cand.sentence, *reversed(split_sentences(cand.before)), context]:
         said = {RELATIVE_YEARS[w] for w in RELATIVE_YEAR.findall(source)}
         explicit = {int(y) for y in YEAR.findall(source)}
-        if source is cand.sentence and not (said or explicit) and _OPENS_WITH_PERIOD.match(source):
+        if source is cand.sentence and not (said or explicit) and PERIOD.match(source):
             said = {0}  # "1~6月份，全市…": a period without a year is the article's own year
         if said or explicit:  # "2023年…，预计今年…" speaks of 去年 too (the article of 2024)
             if wanted & said or (base_year and {base_year + d for d in wanted} & explicit) or \

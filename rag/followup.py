@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from rag.question import PERIOD_SPELLINGS, analyze
+from rag.question import PERIOD, analyze
 from rag.profile import place_stem
 from rag.text import ADMIN_SUFFIX, RELATIVE_YEAR, RELATIVE_YEARS, YEAR
 
@@ -44,15 +44,13 @@ def _swap_year(previous: str, year: int, focus: str = "") -> str:
     else:
         swapped = f"{year}年" + previous
     if "全年" in focus:
-        periods = "|".join(map(re.escape, PERIOD_SPELLINGS))
-        swapped = re.sub(rf"({year}年)(?:{periods})", r"\1全年", swapped, count=1)
-        swapped = re.sub(periods, "", swapped) if "全年" not in swapped else swapped
+        swapped = re.sub(rf"({year}年)(?:{PERIOD.pattern})", r"\1全年", swapped, count=1)
+        swapped = PERIOD.sub("", swapped) if "全年" not in swapped else swapped
     return swapped
 
 
-_PERIOD = "|".join(map(re.escape, sorted(PERIOD_SPELLINGS + ("全年",), key=len, reverse=True)))
-_YEAR_WORD = r"(?:(?:19|20)\d{2}年|今年|去年|前年|明年)"
-_TIME = re.compile(rf"({_YEAR_WORD})?({_PERIOD})?")
+# A time a follow-up may name: a year or 今年/去年…, then a period or 全年.
+_TIME = re.compile(rf"((?:19|20)\d{{2}}年|{RELATIVE_YEAR.pattern})?({PERIOD.pattern}|全年)?")
 
 
 def _swap_time(previous: str, focus: str) -> str:

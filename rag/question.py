@@ -54,6 +54,8 @@ PERIOD_SYNONYMS = {
     "一季度": ("1-3月", "1~3月", "1月至3月", "1至3月", "1到3月", "首季"),
 }
 PERIOD_SPELLINGS = tuple(dict.fromkeys(PERIOD_WORDS + sum(PERIOD_SYNONYMS.values(), ())))
+# Any of them, longest first (the one pattern the follow-up rewriter and the checks match periods by).
+PERIOD = re.compile("|".join(map(re.escape, sorted(PERIOD_SPELLINGS, key=len, reverse=True))))
 
 
 @dataclass
