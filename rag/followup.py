@@ -3,14 +3,18 @@
     >>> rewrite("那胶州呢？", [{"role": "user", "content": "招远2023年黄金产业总产值是多少？"}])
     '胶州2023年黄金产业总产值是多少？'
 
-Rules, in order: an elliptical follow-up ("那胶州呢？", "2022年呢？", "那去年呢？") takes the
-previous question and swaps in the new place or year; a pronoun ("该市", "它") is replaced by
+Rules, in order: an elliptical follow-up ("那胶州呢？", "2022年呢？", "那去年呢？", "那续建的呢？")
+takes the previous question and swaps in the new place, year, or sibling word (`data/contrasts.json`:
+续建 for 建成投产, 出口 for 进口); a pronoun ("该市", "它") is replaced by
 the place the previous question named; anything else is already standalone.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import re
+from pathlib import Path
 
 from rag.question import PERIOD, analyze
 from rag.profile import place_stem
@@ -21,6 +25,30 @@ __all__ = ["rewrite", "last_user_question"]
 _ELLIPTICAL = re.compile(r"^(?:那么?|那|还有|再问一下|再看看|换成|改成)?\s*(.{1,16}?)\s*(?:的情况|怎么样|如何|呢)[？?。]?$")
 _PRONOUNS = ("该市", "该区", "该县", "该镇", "这个市", "这个区", "那里", "当地", "它们", "它")
 _PLACE_TAIL = re.compile(ADMIN_SUFFIX + "$")
+CONTRASTS = Path(__file__).parent / "data" / "contrasts.json"  # package data
+
+
+@functools.lru_cache(maxsize=1)
+def _contrast_sets() -> tuple[tuple[str, ...], ...]:
+    sets = json.loads(CONTRASTS.read_text(encoding="utf-8"))["sets"]
+    return tuple(tuple(sorted(words, key=len, reverse=True)) for words in sets)
+
+
+def _swap_sibling(previous: str, focus: str) -> str | None:
+    """The previous question with the follow-up's word put in place of its sibling ("续建" for
+    "建成投产"); None when the follow-up names no such word or the previous question no sibling.
+
+    >>> _swap_sibling("山东港口2023年在青岛建成投产了多少个项目？", "续建的")
+    '山东港口2023年在青岛续建了多少个项目？'
+    """
+    for words in _contrast_sets():
+        new = next((w for w in words if focus.startswith(w)), None)
+        if new is None or new in previous:
+            continue
+        old = next((w for w in words if w in previous and new not in w), None)
+        if old is not None:
+            return previous.replace(old, new, 1)
+    return None
 
 
 def last_user_question(history: list[dict] | None) -> str | None:
@@ -99,6 +127,9 @@ def rewrite(question: str, history: list[dict] | None) -> str:
         when = _TIME.match(focus).group(0)
         if when and len(focus) > len(when):  # "今年的目标呢？": another time, and what of it
             return _ask_of(_swap_time(previous, when), focus[len(when):].lstrip("的"))
+        sibling = _swap_sibling(previous, focus)
+        if sibling:
+            return sibling
         place = place_stem(focus) if _PLACE_TAIL.search(focus) else focus
         if prev.places:
             old = prev.places[0]

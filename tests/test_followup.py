@@ -50,3 +50,18 @@ def test_a_follow_up_about_another_time_and_what_of_it():
     history = [{"role": "user", "content": "招远2023年黄金产业总产值是多少？"}]
     assert rewrite("今年的目标呢？", history) == "招远今年黄金产业总产值目标是多少？"
     assert rewrite("那去年的增速呢？", history) == "招远去年黄金产业总产值增速是多少？"
+
+
+@pytest.mark.parametrize("question, previous, expected", [
+    ("那续建的呢？", "山东港口2023年在青岛建成投产了多少个项目？", "山东港口2023年在青岛续建了多少个项目？"),
+    ("那出口呢？", "青岛今年上半年进口增长多少？", "青岛今年上半年出口增长多少？"),
+    ("那进出口呢？", "招远上半年出口多少？", "招远上半年进出口多少？"),
+    ("那农村居民呢？", "招远2023年城镇居民人均可支配收入是多少？", "招远2023年农村居民人均可支配收入是多少？"),
+])
+def test_a_follow_up_naming_a_sibling_word_swaps_it_in(question, previous, expected):
+    assert rewrite(question, [{"role": "user", "content": previous}]) == expected
+
+
+def test_a_sibling_word_the_previous_question_lacks_is_a_subject_as_before():
+    # nothing to swap: "二期" stands where the place would
+    assert rewrite("那胶州呢？", [{"role": "user", "content": "招远一期项目投资多少？"}]) == "胶州一期项目投资多少？"
