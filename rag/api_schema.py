@@ -192,7 +192,7 @@ class Health(BaseModel):
     built_at: str | None
     version: str | None
     llm: bool
-    composer: str = Field("rules-then-learned", description="learned (the sentence reader picks answers), rules, or "
+    composer: str = Field("learned", description="learned (the sentence reader picks answers), rules, or "
                           "rules-then-learned (the reader reads only what the rules would refuse)")
     reader: str | None = Field(None, description="the reader model's id, with its weights' hash")
 

@@ -484,22 +484,26 @@ def eval_cmd(gold, split, composer, dataset, mrc_dir, sample, modes, index_dir, 
 @click.option("--questions-per-article", default=1, show_default=True, help="cloze questions per news article")
 @click.option("--news-sample", default=0.25, show_default=True, help="share of the news stream looked at")
 @click.option("--mrc-repeat", default=1, show_default=True, help="times the MRC questions are repeated")
+@click.option("--written", type=click.Path(path_type=Path), default=None,
+              help="questions written in users' words (rag/training/data/written_questions.jsonl)")
+@click.option("--written-repeat", default=1, show_default=True, help="times the written questions are repeated")
 @click.option("--pack", "pack_dir", type=click.Path(path_type=Path), default=None,
               help="write a training pack here and stop (for a GPU machine: see rag/training/pack.py)")
 def train_reader_cmd(out, mrc_dir, news, news_articles, minutes, epochs, lr, batch_size, seed,
-                     questions_per_article, news_sample, mrc_repeat, pack_dir):
+                     questions_per_article, news_sample, mrc_repeat, written, written_repeat, pack_dir):
     """Fine-tune the sentence reader from multilingual-e5-small (CPU or GPU; never run by CI).
 
     Example: nohup rag train-reader --minutes 90 > train.log &
     """
     from rag.training.train_reader import TrainConfig, train
 
-    for path in (mrc_dir, news):
+    for path in (mrc_dir, news, *([written] if written else [])):
         if not Path(path).exists():
             raise click.ClickException(f"{path} does not exist: the training data lives in ../shared/data/")
     cfg = TrainConfig(out=str(out), mrc_dir=str(mrc_dir), news=str(news), news_articles=news_articles,
                       minutes=minutes, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-                      questions_per_article=questions_per_article, news_sample=news_sample, mrc_repeat=mrc_repeat)
+                      questions_per_article=questions_per_article, news_sample=news_sample, mrc_repeat=mrc_repeat,
+                      written=str(written or ""), written_repeat=written_repeat)
     if pack_dir is not None:
         from rag.training.pack import build_pack
 

@@ -209,9 +209,11 @@ def split(model_dir: Path, out: Path, shards: int = 3) -> None:
 
     state = load_file(str(model_dir / WEIGHTS_FILE))
     out.mkdir(parents=True, exist_ok=True)
-    names = sorted(state)
-    for i in range(shards):
-        save_file({k: state[k] for k in names[i::shards]}, str(out / _SHARD.format(i)))
+    parts: list[dict] = [{} for _ in range(shards)]
+    for name in sorted(state, key=lambda k: (-state[k].nbytes, k)):  # largest first, into the lightest file
+        min(parts, key=lambda part: sum(v.nbytes for v in part.values()))[name] = state[name]
+    for i, part in enumerate(parts):
+        save_file(part, str(out / _SHARD.format(i)))
     for name in _KEEP:
         shutil.copy(model_dir / name, out / name)
 
@@ -246,12 +248,13 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("split", help="weights into files small enough to come back")
     s.add_argument("model_dir", type=Path)
     s.add_argument("out", type=Path)
+    s.add_argument("--shards", type=int, default=3, help="files to cut the weights into (2 keep each under 16 MiB)")
     j = sub.add_parser("join", help="shards back into one weights file")
     j.add_argument("parts", type=Path)
     j.add_argument("model_dir", type=Path)
     args = parser.parse_args(argv)
     if args.verb == "split":
-        split(args.model_dir, args.out)
+        split(args.model_dir, args.out, args.shards)
     elif args.verb == "join":
         join(args.parts, args.model_dir)
     else:

@@ -13,8 +13,13 @@ Two sources, both offline:
   first experiment showed refusal needs: the same sentence against the question with its year,
   place or metric changed.
 
-Simplified: cloze questions keep much of the sentence's wording, so paraphrase is learned from the
-reading-comprehension part only; no question of the project's own eval sets is used.
+- Written questions (`rag/training/data/written_questions.jsonl`): questions about news articles
+  written in users' words by people who saw only the numbered sentences of those articles (see
+  `rag/training/data/README.md`), each naming the sentence that answers it, or, for a near miss
+  that the article does not answer, the sentence a careless reader would quote. They teach what
+  cloze questions cannot: a question that does not repeat the sentence.
+
+No question of the project's own eval sets is used.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from pathlib import Path
 from rag.clean import fix_spaces
 from rag.text import NUMBER_WITH_UNIT, YEAR, split_sentences
 
-__all__ = ["Example", "mrc_examples", "news_examples", "is_held_out", "write_examples", "read_examples"]
+__all__ = ["Example", "article_sentences", "articles_to_write_about", "is_held_out", "mrc_examples", "news_examples",
+           "read_examples", "write_examples", "written_examples"]
 
 HELD_OUT_EVERY = 10  # one passage in ten stays out of training (by sha256 of its id)
 MIN_SENTENCE, MAX_SENTENCE = 8, 160
@@ -224,6 +230,77 @@ def news_examples(path: Path, rng: random.Random, articles: int, distractors: in
             if miss:
                 out.append(Example(miss[0], title, prev(pos), sentences[pos], 0, f"news-nearmiss-{miss[1]}"))
         used += bool(made_here)
+    return out
+
+
+# --------------------------------------------------------------------------- written questions
+
+# The filter the articles for the written questions were chosen with (kept as it was, so that
+# `articles_to_write_about` gives the same articles again).
+_WRITE_FIGURE = re.compile(r"\d[\d.,]*\s*(?:亿元|万元|亿|万|%|％|个|家|人|项|吨|公顷|亩)")
+_WRITE_TOPIC = re.compile(r"县|市|区|镇|项目|产业|投资|经济|企业|园区|农业|就业|增长")
+
+
+def article_sentences(text: str) -> list[str]:
+    """An article's sentences as the writers saw them numbered ([S1] is index 0)."""
+    return [s for s in split_sentences(fix_spaces(text)) if s.strip()]
+
+
+def articles_to_write_about(path: Path, count: int, seed: int = 2026) -> list[dict]:
+    """News articles of the kind users ask about (500-2200 characters, at least six figures, words
+    of local economy), deduplicated, in a seeded random order: the articles given to the writers."""
+    rng = random.Random(seed)
+    pool = []
+    for article in _read_jsonl(path):
+        text = fix_spaces(article.get("text", ""))
+        if not 500 <= len(text) <= 2200 or text.startswith("IT之家"):
+            continue
+        if len(_WRITE_FIGURE.findall(text)) >= 6 and len(_WRITE_TOPIC.findall(text)) >= 8:
+            pool.append(article)
+    rng.shuffle(pool)
+    seen: set[str] = set()
+    out = []
+    for article in pool:
+        key = fix_spaces(article["text"])[:60]
+        if key not in seen:
+            seen.add(key)
+            out.append(article)
+        if len(out) >= count:
+            break
+    return out
+
+
+def written_examples(path: Path, news: Path, rng: random.Random, distractors: int = 2,
+                     held_out: bool = False) -> list[Example]:
+    """Pairs from written questions: the named sentence is the positive (or, for a near miss, a
+    negative), two other sentences of the article with figures are distractors. Questions on one
+    article in ten (`is_held_out` of its id) are held out for the checkpoints."""
+    rows = [r for r in _read_jsonl(path) if is_held_out(r["article"]) == held_out]
+    wanted = {r["article"] for r in rows}
+    articles = {a["id"]: a for a in _read_jsonl(news) if a["id"] in wanted}
+    out: list[Example] = []
+    for row in rows:
+        article = articles.get(row["article"])
+        if article is None:
+            continue
+        sentences = article_sentences(article.get("text", ""))
+        title = fix_spaces(article.get("title", "")) or sentences[0][:20]
+        prev = lambda i: sentences[i - 1] if i > 0 else ""  # noqa: E731
+        pos = int(row["sentence"]) - 1
+        answers = [a for a in row.get("answer", "").split("|") if a]
+        if answers and not (0 <= pos < len(sentences) and all(a in sentences[pos] for a in answers)):
+            pos = next((i for i, s in enumerate(sentences) if all(a in s for a in answers)), -1)
+        if not 0 <= pos < len(sentences):
+            continue
+        question = row["question"]
+        out.append(Example(question, title, prev(pos), sentences[pos], int(bool(answers)),
+                           "written" if answers else "written-nearmiss"))
+        if not answers:
+            continue
+        others = [i for i, s in enumerate(sentences)
+                  if i != pos and not any(a in s for a in answers) and (_FIGURE.search(s) or YEAR.search(s))]
+        for i in rng.sample(others, min(distractors, len(others))):
+            out.append(Example(question, title, prev(i), sentences[i], 0, "written-distractor"))
     return out
 
 

@@ -53,6 +53,8 @@ class TrainConfig:
     questions_per_article: int = 1  # cloze questions drawn from each news article (on different sentences)
     news_sample: float = 0.25  # share of the news stream looked at (1.0: every article)
     mrc_repeat: int = 1  # the human-written MRC questions, repeated against the generated ones
+    written: str = ""  # questions written in users' words (rag/training/data/written_questions.jsonl)
+    written_repeat: int = 1
     extra: dict = field(default_factory=dict)
 
     def data_key(self) -> str:
@@ -61,6 +63,8 @@ class TrainConfig:
 
         parts = (self.mrc_dir, self.news, self.news_articles, self.seed, self.check_examples,
                  self.questions_per_article, self.news_sample, self.mrc_repeat)
+        if self.written:  # (a recipe without them keeps its key, so its cached pairs)
+            parts += (hashlib.sha256(Path(self.written).read_bytes()).hexdigest(), self.written_repeat)
         return hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()[:12]
 
 
@@ -88,7 +92,8 @@ def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 def examples(cfg: TrainConfig, work: Path) -> tuple[list[Example], list[Example]]:
     """(training, held-out) pairs for `cfg`, generated once and cached under `work`."""
-    from rag.training.reader_data import mrc_examples, news_examples, read_examples, write_examples
+    from rag.training.reader_data import (mrc_examples, news_examples, read_examples, write_examples,
+                                          written_examples)
 
     key = cfg.data_key()
     cache_train, cache_check = work / f"train-{key}.jsonl.gz", work / f"check-{key}.jsonl.gz"
@@ -109,9 +114,15 @@ def examples(cfg: TrainConfig, work: Path) -> tuple[list[Example], list[Example]
     kept_out = set(questions[: len(questions) // 30])  # a few news questions for the checkpoints
     train += [e for e in news if e.question not in kept_out]
     check += [e for e in news if e.question in kept_out]
+    if cfg.written:
+        other = random.Random(cfg.seed + 1)  # the pairs above stay those of a recipe without them
+        train += written_examples(Path(cfg.written), Path(cfg.news), other) * cfg.written_repeat
+        written_check = written_examples(Path(cfg.written), Path(cfg.news), other, held_out=True)
+    else:
+        written_check = []
     rng.shuffle(train)
     rng.shuffle(check)
-    check = check[: cfg.check_examples]
+    check = check[: cfg.check_examples] + written_check
     write_examples(train, cache_train)
     write_examples(check, cache_check)
     return train, check

@@ -94,3 +94,17 @@ def test_a_time_budget_shortens_the_schedule_so_the_decay_still_ends():
     assert plan.factor(5) == 0.5 and plan.factor(plan.total) == 0.0
     plan.fit(step=250, seconds_per_step=0.001, seconds_left=3000)  # never grows past the epochs asked
     assert plan.total < 550
+
+
+def test_split_balances_the_files_by_size(tmp_path):
+    from safetensors.numpy import save_file
+
+    trained = tmp_path / "trained"
+    trained.mkdir()
+    sizes = [1000, 10, 900, 10]  # every other name would put the two large tensors in one file
+    save_file({f"t{i}": np.zeros((n,), np.float16) for i, n in enumerate(sizes)}, str(trained / "reader.safetensors"))
+    (trained / "metrics.json").write_text("{}")
+    (trained / "train_config.json").write_text("{}")
+    split(trained, tmp_path / "parts", shards=2)
+    weights = [p.stat().st_size for p in sorted((tmp_path / "parts").glob("reader.part*.safetensors"))]
+    assert len(weights) == 2 and max(weights) < 0.6 * sum(weights)

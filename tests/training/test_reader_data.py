@@ -5,11 +5,14 @@ import random
 from rag.training.reader_data import (
     _cloze,
     _near_miss,
+    article_sentences,
+    articles_to_write_about,
     is_held_out,
     mrc_examples,
     news_examples,
     read_examples,
     write_examples,
+    written_examples,
 )
 
 
@@ -89,3 +92,58 @@ def test_examples_round_trip(tmp_path):
     ] * 8), random.Random(0), articles=2)
     write_examples(examples, tmp_path / "out.jsonl.gz")
     assert read_examples(tmp_path / "out.jsonl.gz") == examples
+
+
+_ARTICLE = ("2023年上半年，甲市实现地区生产总值900亿元，同比增长6.1%。全市新增企业120家。"
+            "甲市引进项目31个，总投资50亿元。同时，乙县新建学校5所。")
+
+
+def _written(tmp_path, rows, article_id):
+    news = _write(tmp_path / "news.jsonl.gz", [{"id": article_id, "title": "甲市经济半年报", "text": _ARTICLE}])
+    questions = tmp_path / "written.jsonl"
+    questions.write_text("".join(json.dumps(dict(r, article=article_id), ensure_ascii=False) + "\n" for r in rows))
+    return questions, news
+
+
+def test_written_question_pairs_its_sentence_with_distractors(tmp_path):
+    article = next(i for i in _train_ids(40))
+    questions, news = _written(tmp_path, [
+        {"sentence": 1, "question": "甲市上半年GDP涨了多少？", "answer": "6.1%", "style": "paraphrase"},
+        {"sentence": 3, "question": "甲市2022年引进了几个项目？", "answer": "", "style": "unanswerable"},
+    ], article)
+    examples = written_examples(questions, news, random.Random(0))
+    positive = [e for e in examples if e.label == 1]
+    assert [e.sentence for e in positive] == [article_sentences(_ARTICLE)[0]]
+    assert positive[0].title == "甲市经济半年报"
+    distractors = [e for e in examples if e.source == "written-distractor"]
+    assert len(distractors) == 2 and all("6.1%" not in e.sentence for e in distractors)
+    near = [e for e in examples if e.source == "written-nearmiss"]
+    assert [(e.label, e.sentence, e.previous) for e in near] == [
+        (0, article_sentences(_ARTICLE)[2], article_sentences(_ARTICLE)[1])]
+
+
+def test_written_question_finds_its_sentence_when_the_number_is_off(tmp_path):
+    article = next(i for i in _train_ids(40))
+    questions, news = _written(tmp_path, [
+        {"sentence": 2, "question": "甲市引进项目一共投了多少钱？", "answer": "50亿元", "style": "paraphrase"},
+        {"sentence": 1, "question": "乙县盖了几所学校？", "answer": "7所", "style": "paraphrase"},  # not in the article
+    ], article)
+    positive = [e for e in written_examples(questions, news, random.Random(0)) if e.label == 1]
+    assert [e.sentence for e in positive] == ["甲市引进项目31个，总投资50亿元。"]
+
+
+def test_written_questions_of_held_out_articles_stay_out_of_training(tmp_path):
+    article = next(f"p{i}" for i in range(200) if is_held_out(f"p{i}"))
+    questions, news = _written(tmp_path, [
+        {"sentence": 2, "question": "甲市新增了多少企业？", "answer": "120家", "style": "paraphrase"}], article)
+    assert written_examples(questions, news, random.Random(0)) == []
+    assert [e.label for e in written_examples(questions, news, random.Random(0), held_out=True)][:1] == [1]
+
+
+def test_articles_to_write_about_keeps_local_economy_news_once(tmp_path):
+    body = "甲县项目投资" * 5 + "，".join(f"{i}个产业园区投资{i}亿元，增长{i}%" for i in range(1, 12)) + "。" + "经济" * 200
+    path = _write(tmp_path / "news.jsonl.gz", [
+        {"id": "a", "text": body}, {"id": "b", "text": body},  # the same article twice
+        {"id": "c", "text": "短讯。"}, {"id": "d", "text": "IT之家" + body},
+    ])
+    assert [a["id"] for a in articles_to_write_about(path, 10)] in (["a"], ["b"])
