@@ -147,3 +147,16 @@ def test_articles_to_write_about_keeps_local_economy_news_once(tmp_path):
         {"id": "c", "text": "短讯。"}, {"id": "d", "text": "IT之家" + body},
     ])
     assert [a["id"] for a in articles_to_write_about(path, 10)] in (["a"], ["b"])
+
+
+def test_written_questions_change_the_data_key_and_their_absence_keeps_it(tmp_path):
+    from rag.training.train_reader import TrainConfig
+
+    written = tmp_path / "written.jsonl"
+    written.write_text('{"article": "a", "sentence": 1, "question": "q", "answer": "", "style": "unanswerable"}\n')
+    plain = TrainConfig(mrc_dir="m", news="n")
+    assert TrainConfig(mrc_dir="m", news="n", written_repeat=3).data_key() == plain.data_key()
+    key = TrainConfig(mrc_dir="m", news="n", written=str(written)).data_key()
+    assert key != plain.data_key()
+    written.write_text(written.read_text() * 2)  # other questions, same path: other pairs
+    assert TrainConfig(mrc_dir="m", news="n", written=str(written)).data_key() != key
