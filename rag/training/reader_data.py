@@ -270,19 +270,20 @@ def articles_to_write_about(path: Path, count: int, seed: int = 2026) -> list[di
     return out
 
 
-def written_examples(path: Path, news: Path, rng: random.Random, distractors: int = 2,
-                     held_out: bool = False) -> list[Example]:
-    """Pairs from written questions: the named sentence is the positive (or, for a near miss, a
-    negative), two other sentences of the article with figures are distractors. Questions on one
-    article in ten (`is_held_out` of its id) are held out for the checkpoints."""
-    rows = [r for r in _read_jsonl(path) if is_held_out(r["article"]) == held_out]
+def written_examples(path: Path, news: Path, rng: random.Random,
+                     distractors: int = 2) -> tuple[list[Example], list[Example]]:
+    """(training, held-out) pairs from written questions, from one pass over the news file: the
+    named sentence is the positive (or, for a near miss, a negative), two other sentences of the
+    article with figures are distractors. Questions on one article in ten (`is_held_out` of its id)
+    are held out for the checkpoints."""
+    rows = list(_read_jsonl(path))
     wanted = {r["article"] for r in rows}
     articles = {a["id"]: a for a in _read_jsonl(news) if a["id"] in wanted}
-    out: list[Example] = []
-    for row in rows:
+
+    def pairs(row: dict) -> list[Example]:
         article = articles.get(row["article"])
         if article is None:
-            continue
+            return []
         sentences = article_sentences(article.get("text", ""))
         title = fix_spaces(article.get("title", "")) or sentences[0][:20]
         prev = lambda i: sentences[i - 1] if i > 0 else ""  # noqa: E731
@@ -291,17 +292,21 @@ def written_examples(path: Path, news: Path, rng: random.Random, distractors: in
         if answers and not (0 <= pos < len(sentences) and all(a in sentences[pos] for a in answers)):
             pos = next((i for i, s in enumerate(sentences) if all(a in s for a in answers)), -1)
         if not 0 <= pos < len(sentences):
-            continue
+            return []
         question = row["question"]
-        out.append(Example(question, title, prev(pos), sentences[pos], int(bool(answers)),
-                           "written" if answers else "written-nearmiss"))
-        if not answers:
-            continue
-        others = [i for i, s in enumerate(sentences)
-                  if i != pos and not any(a in s for a in answers) and (_FIGURE.search(s) or YEAR.search(s))]
-        for i in rng.sample(others, min(distractors, len(others))):
-            out.append(Example(question, title, prev(i), sentences[i], 0, "written-distractor"))
-    return out
+        out = [Example(question, title, prev(pos), sentences[pos], int(bool(answers)),
+                       "written" if answers else "written-nearmiss")]
+        if answers:
+            others = [i for i, s in enumerate(sentences)
+                      if i != pos and not any(a in s for a in answers) and (_FIGURE.search(s) or YEAR.search(s))]
+            out += [Example(question, title, prev(i), sentences[i], 0, "written-distractor")
+                    for i in rng.sample(others, min(distractors, len(others)))]
+        return out
+
+    # training first, then held out: the order the random draws were made in for the shipped reader
+    train = [e for r in rows if not is_held_out(r["article"]) for e in pairs(r)]
+    held = [e for r in rows if is_held_out(r["article"]) for e in pairs(r)]
+    return train, held
 
 
 # --------------------------------------------------------------------------- files

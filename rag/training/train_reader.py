@@ -116,8 +116,8 @@ def examples(cfg: TrainConfig, work: Path) -> tuple[list[Example], list[Example]
     check += [e for e in news if e.question in kept_out]
     if cfg.written:
         other = random.Random(cfg.seed + 1)  # the pairs above stay those of a recipe without them
-        train += written_examples(Path(cfg.written), Path(cfg.news), other) * cfg.written_repeat
-        written_check = written_examples(Path(cfg.written), Path(cfg.news), other, held_out=True)
+        written, written_check = written_examples(Path(cfg.written), Path(cfg.news), other)
+        train += written * cfg.written_repeat
     else:
         written_check = []
     rng.shuffle(train)
