@@ -487,10 +487,15 @@ def eval_cmd(gold, split, composer, dataset, mrc_dir, sample, modes, index_dir, 
 @click.option("--written", type=click.Path(path_type=Path), default=None,
               help="questions written in users' words (rag/training/data/written_questions.jsonl)")
 @click.option("--written-repeat", default=1, show_default=True, help="times the written questions are repeated")
+@click.option("--init", "init_dir", type=click.Path(path_type=Path), default=None,
+              help="go on from this trained reader (e.g. rag/models/reader) instead of the e5 base")
+@click.option("--replay", default=0.0, show_default=True,
+              help="with --init: share of that reader's own training pairs mixed back in")
 @click.option("--pack", "pack_dir", type=click.Path(path_type=Path), default=None,
               help="write a training pack here and stop (for a GPU machine: see rag/training/pack.py)")
 def train_reader_cmd(out, mrc_dir, news, news_articles, minutes, epochs, lr, batch_size, seed,
-                     questions_per_article, news_sample, mrc_repeat, written, written_repeat, pack_dir):
+                     questions_per_article, news_sample, mrc_repeat, written, written_repeat, init_dir, replay,
+                     pack_dir):
     """Fine-tune the sentence reader from multilingual-e5-small (CPU or GPU; never run by CI).
 
     Example: nohup rag train-reader --minutes 90 > train.log &
@@ -500,10 +505,14 @@ def train_reader_cmd(out, mrc_dir, news, news_articles, minutes, epochs, lr, bat
     for path in (mrc_dir, news, *([written] if written else [])):
         if not Path(path).exists():
             raise click.ClickException(f"{path} does not exist: the training data lives in ../shared/data/")
+    if init_dir is not None and not (Path(init_dir) / "train_config.json").exists():
+        raise click.ClickException(f"{init_dir} holds no trained reader (no train_config.json): pass a folder "
+                                   "that `rag train-reader` wrote, such as rag/models/reader")
     cfg = TrainConfig(out=str(out), mrc_dir=str(mrc_dir), news=str(news), news_articles=news_articles,
                       minutes=minutes, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
                       questions_per_article=questions_per_article, news_sample=news_sample, mrc_repeat=mrc_repeat,
-                      written=str(written or ""), written_repeat=written_repeat)
+                      written=str(written or ""), written_repeat=written_repeat,
+                      init=str(init_dir or ""), replay=replay)
     if pack_dir is not None:
         from rag.training.pack import build_pack
 

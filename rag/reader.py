@@ -25,7 +25,7 @@ import numpy as np
 from rag.errors import RagError
 from rag.reader_input import MAX_TOKENS, PAD_TO, reader_pair
 
-__all__ = ["Reader", "ReaderPolicy", "READER_DIR", "WEIGHTS_FILE", "file_sha256"]
+__all__ = ["Reader", "ReaderPolicy", "READER_DIR", "WEIGHTS_FILE", "file_sha256", "trained_state"]
 
 READER_DIR = Path(__file__).parent / "models" / "reader"
 WEIGHTS_FILE = "reader.safetensors"
@@ -48,6 +48,24 @@ def _bf16_ok() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def trained_state(folder: Path) -> tuple[dict, str]:
+    """The tensors training wrote in `folder` (float32) and the file's sha256, after checking it
+    against the hash recorded in its metrics.json: a damaged or foreign file is refused."""
+    weights, metrics_file = folder / WEIGHTS_FILE, folder / "metrics.json"
+    if not weights.exists() or not metrics_file.exists():
+        raise RagError(f"no trained reader in {folder}: train one with `rag train-reader --out {folder}` "
+                       "or set RAG_COMPOSER=rules")
+    expected = json.loads(metrics_file.read_text(encoding="utf-8")).get("sha256")
+    actual = file_sha256(weights)
+    if expected != actual:
+        raise RagError(f"the reader weights in {folder} do not match their recorded hash "
+                       f"({actual[:12]} != {str(expected)[:12]}): the file is damaged or foreign; "
+                       "restore it from the repository (git checkout -- rag/models/reader) or retrain")
+    from safetensors.torch import load_file
+
+    return {k: v.float() for k, v in load_file(str(weights)).items()}, actual
+
+
 class Reader:
     """Scores (question, sentence-in-context) pairs; probabilities in [0, 1]."""
 
@@ -61,18 +79,8 @@ class Reader:
     @classmethod
     def load(cls, folder: Path | None = None, *, bf16: bool | None = None) -> Reader:
         folder = Path(folder) if folder is not None else READER_DIR
-        weights, metrics_file = folder / WEIGHTS_FILE, folder / "metrics.json"
-        if not weights.exists() or not metrics_file.exists():
-            raise RagError(f"no trained reader in {folder}: train one with `rag train-reader --out {folder}` "
-                           "or set RAG_COMPOSER=rules")
-        expected = json.loads(metrics_file.read_text(encoding="utf-8")).get("sha256")
-        actual = file_sha256(weights)
-        if expected != actual:
-            raise RagError(f"the reader weights in {folder} do not match their recorded hash "
-                           f"({actual[:12]} != {str(expected)[:12]}): the file is damaged or foreign; "
-                           "restore it from the repository (git checkout -- rag/models/reader) or retrain")
+        state, actual = trained_state(folder)
         import torch
-        from safetensors.torch import load_file
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
@@ -85,12 +93,11 @@ class Reader:
             model = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1)
         finally:
             hf_logging.set_verbosity(verbosity)
-        state = load_file(str(weights))
         missing = set(state) - set(model.state_dict())
         if missing:
             raise RagError(f"the reader weights in {folder} do not fit the e5-small model "
                            f"(unknown tensors such as {sorted(missing)[0]}): retrain with `rag train-reader`")
-        model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+        model.load_state_dict(state, strict=False)
         model.eval()
         use_bf16 = _bf16_ok() if bf16 is None else bf16
         if use_bf16:

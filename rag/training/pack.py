@@ -35,6 +35,7 @@ from rag.training.train_reader import TrainConfig, train
 __all__ = ["PackedPairs", "build_pack", "join", "main", "pack_setup", "split", "write_pack"]
 
 PAIRS_FILE, BASE_FILE, META_FILE = "pairs.npz", "base.npz", "pack.json"
+INIT_FILE = "init.safetensors"  # a continued run (TrainConfig.init): the trained reader it starts from
 MAX_QUESTION_TOKENS = 64  # the context is what gets cut (truncation="only_second")
 
 
@@ -92,6 +93,13 @@ def write_pack(train_set: list, check_set: list, cfg: TrainConfig, pack_dir: Pat
                         train=_pair_rows(train_set, questions, contexts),
                         check=_pair_rows(check_set, questions, contexts))
     np.savez(pack_dir / BASE_FILE, **_base_tensors(model, used))
+    if cfg.init:  # the upper layers and head it goes on from (no vocabulary rows: the slice is unaffected)
+        from safetensors.numpy import save_file
+
+        from rag.reader import trained_state
+
+        state, _ = trained_state(Path(cfg.init))
+        save_file({k: v.numpy().astype(np.float32) for k, v in state.items()}, str(pack_dir / INIT_FILE))
     config = json.loads((base / "config.json").read_text())
     meta = {"train_config": asdict(cfg), "bert_config": dict(config, vocab_size=len(used)),
             "bos": int(remap[model.bos]), "eos": int(remap[model.eos]), "pad": int(remap[model.pad]),
@@ -188,6 +196,10 @@ def pack_setup(pack_dir: Path):
         missing, unexpected = model.bert.load_state_dict(sd, strict=False)
         if unexpected or [k for k in missing if "position_ids" not in k]:
             raise RuntimeError(f"the pack's base does not fit BertModel: missing {missing}, unexpected {unexpected}")
+        if (pack_dir / INIT_FILE).exists():
+            from safetensors.torch import load_file
+
+            model.load_state_dict(load_file(str(pack_dir / INIT_FILE)), strict=False)
         arrays = dict(np.load(pack_dir / PAIRS_FILE))
         return (model, PackedPairs(arrays, arrays["train"], meta, cfg.max_tokens),
                 PackedPairs(arrays, arrays["check"], meta, cfg.max_tokens))

@@ -29,7 +29,7 @@ from rag.reader_input import MAX_TOKENS, PAD_TO, reader_pair
 if TYPE_CHECKING:
     from rag.training.reader_data import Example
 
-__all__ = ["PairSource", "TextPairs", "TrainConfig", "train"]
+__all__ = ["PairSource", "TextPairs", "TrainConfig", "recipe_of", "train"]
 
 
 @dataclass
@@ -55,6 +55,8 @@ class TrainConfig:
     mrc_repeat: int = 1  # the human-written MRC questions, repeated against the generated ones
     written: str = ""  # questions written in users' words (rag/training/data/written_questions.jsonl)
     written_repeat: int = 1
+    init: str = ""  # a trained reader folder to go on from (continued training) instead of the e5 base
+    replay: float = 0.0  # with init: share of the init's own training pairs mixed back in, so it keeps them
     extra: dict = field(default_factory=dict)
 
     def data_key(self) -> str:
@@ -65,7 +67,21 @@ class TrainConfig:
                  self.questions_per_article, self.news_sample, self.mrc_repeat)
         if self.written:  # (a recipe without them keeps its key, so its cached pairs)
             parts += (hashlib.sha256(Path(self.written).read_bytes()).hexdigest(), self.written_repeat)
+        if self.init:  # (likewise for a recipe that starts from the base)
+            parts += (recipe_of(Path(self.init)).data_key(), self.replay)
         return hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()[:12]
+
+
+def recipe_of(reader_dir: Path) -> TrainConfig:
+    """The recipe a trained reader was made with (its train_config.json, without the run's extras)."""
+    from rag.errors import RagError
+
+    path = reader_dir / "train_config.json"
+    if not path.exists():
+        raise RagError(f"{reader_dir} holds no trained reader (no train_config.json): pass a folder that "
+                       "`rag train-reader` wrote, such as rag/models/reader")
+    fields = set(TrainConfig.__dataclass_fields__) - {"extra"}
+    return TrainConfig(**{k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items() if k in fields})
 
 
 def _bf16_ok(device: str) -> bool:
@@ -108,7 +124,7 @@ def examples(cfg: TrainConfig, work: Path) -> tuple[list[Example], list[Example]
         train += mrc_examples(corpus, qa, rng, name) * cfg.mrc_repeat
         check += mrc_examples(corpus, qa, rng, name, held_out=True)
     news = news_examples(Path(cfg.news), rng, cfg.news_articles, per_article=cfg.questions_per_article,
-                         sample=cfg.news_sample)
+                         sample=cfg.news_sample) if cfg.news_articles else []
     questions = sorted({e.question for e in news if e.label == 1})
     rng.shuffle(questions)
     kept_out = set(questions[: len(questions) // 30])  # a few news questions for the checkpoints
@@ -120,6 +136,9 @@ def examples(cfg: TrainConfig, work: Path) -> tuple[list[Example], list[Example]
         train += written * cfg.written_repeat
     else:
         written_check = []
+    if cfg.init and cfg.replay > 0:  # what the init learned from, a share of it, against forgetting
+        before, _ = examples(recipe_of(Path(cfg.init)), Path(cfg.init) / "work")
+        train += random.Random(cfg.seed + 2).sample(before, int(len(before) * min(cfg.replay, 1.0)))
     rng.shuffle(train)
     rng.shuffle(check)
     check = check[: cfg.check_examples] + written_check
@@ -233,6 +252,10 @@ def _text_setup(cfg: TrainConfig, out: Path):
     base = convert(default_model_dir())
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     model = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1)
+    if cfg.init:
+        from rag.reader import trained_state
+
+        model.load_state_dict(trained_state(Path(cfg.init))[0], strict=False)
     return model, TextPairs(train_set, tokenizer, cfg.max_tokens), TextPairs(check_set, tokenizer, cfg.max_tokens)
 
 
@@ -243,6 +266,11 @@ def train(cfg: TrainConfig, log=print, setup=None) -> dict:
 
     started = time.time()
     out = Path(cfg.out)
+    if cfg.init and Path(cfg.init).resolve() == out.resolve():
+        from rag.errors import RagError
+
+        raise RagError(f"--init and --out are both {out}: write the continued reader to another folder "
+                       "(its recipe and weights would overwrite the ones it starts from)")
     out.mkdir(parents=True, exist_ok=True)
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)

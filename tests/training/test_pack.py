@@ -108,3 +108,22 @@ def test_split_balances_the_files_by_size(tmp_path):
     split(trained, tmp_path / "parts", shards=2)
     weights = [p.stat().st_size for p in sorted((tmp_path / "parts").glob("reader.part*.safetensors"))]
     assert len(weights) == 2 and max(weights) < 0.6 * sum(weights)
+
+
+def test_a_continued_run_starts_from_its_reader_on_both_paths(packed, tmp_path):
+    from rag.training.train_reader import _save
+
+    _pack, cfg, _meta = packed
+    first, _, _ = _text_setup_for(cfg)
+    with torch.no_grad():
+        first.classifier.weight.fill_(0.25)
+        first.bert.encoder.layer[11].output.dense.bias.fill_(-0.5)
+    (tmp_path / "first").mkdir()
+    _save(first, cfg, tmp_path / "first", {})
+    going_on = TrainConfig(out=str(tmp_path / "out"), init=str(tmp_path / "first"))
+    write_pack(TRAIN, CHECK, going_on, tmp_path / "pack", log=lambda _line: None)
+    from_pack, _, _ = pack_setup(tmp_path / "pack")(going_on, tmp_path / "pack")
+    from_text, _, _ = _text_setup_for(going_on)
+    for model in (from_pack, from_text):
+        assert torch.all(model.classifier.weight == 0.25)
+        assert torch.all(model.bert.encoder.layer[11].output.dense.bias == -0.5)
