@@ -123,3 +123,12 @@ def test_eval_split_takes_only_that_part_and_reports_it(tmp_path, monkeypatch):
     assert report["n_items"] == n_dev and report["config"]["split"] == "dev"
     assert set(report["answers"]["by_group"]) == {"mini/dev"}
     assert dev  # the real set has a dev part
+
+
+def test_train_reader_from_a_folder_without_a_reader_says_what_to_pass(tmp_path):
+    news = tmp_path / "news.jsonl.gz"
+    news.write_bytes(b"")
+    result = CliRunner().invoke(main, ["train-reader", "--mrc-dir", str(tmp_path), "--news", str(news),
+                                       "--init", str(tmp_path / "nothing"), "--out", str(tmp_path / "out")])
+    assert result.exit_code != 0 and "holds no trained reader" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out").exists()
