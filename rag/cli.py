@@ -484,8 +484,8 @@ def eval_cmd(gold, split, composer, dataset, mrc_dir, sample, modes, index_dir, 
 @click.option("--questions-per-article", default=1, show_default=True, help="cloze questions per news article")
 @click.option("--news-sample", default=0.25, show_default=True, help="share of the news stream looked at")
 @click.option("--mrc-repeat", default=1, show_default=True, help="times the MRC questions are repeated")
-@click.option("--written", type=click.Path(path_type=Path), default=None,
-              help="questions written in users' words (rag/training/data/written_questions.jsonl)")
+@click.option("--written", type=click.Path(path_type=Path), multiple=True,
+              help="questions written in users' words (rag/training/data/*.jsonl); repeat for several files")
 @click.option("--written-repeat", default=1, show_default=True, help="times the written questions are repeated")
 @click.option("--init", "init_dir", type=click.Path(path_type=Path), default=None,
               help="go on from this trained reader (e.g. rag/models/reader) instead of the e5 base")
@@ -502,7 +502,7 @@ def train_reader_cmd(out, mrc_dir, news, news_articles, minutes, epochs, lr, bat
     """
     from rag.training.train_reader import TrainConfig, train
 
-    for path in (mrc_dir, news, *([written] if written else [])):
+    for path in (mrc_dir, news, *written):
         if not Path(path).exists():
             raise click.ClickException(f"{path} does not exist: the training data lives in ../shared/data/")
     if init_dir is not None and not (Path(init_dir) / "train_config.json").exists():
@@ -511,7 +511,7 @@ def train_reader_cmd(out, mrc_dir, news, news_articles, minutes, epochs, lr, bat
     cfg = TrainConfig(out=str(out), mrc_dir=str(mrc_dir), news=str(news), news_articles=news_articles,
                       minutes=minutes, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
                       questions_per_article=questions_per_article, news_sample=news_sample, mrc_repeat=mrc_repeat,
-                      written=str(written or ""), written_repeat=written_repeat,
+                      written=[str(w) for w in written], written_repeat=written_repeat,
                       init=str(init_dir or ""), replay=replay)
     if pack_dir is not None:
         from rag.training.pack import build_pack

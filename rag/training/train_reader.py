@@ -53,11 +53,15 @@ class TrainConfig:
     questions_per_article: int = 1  # cloze questions drawn from each news article (on different sentences)
     news_sample: float = 0.25  # share of the news stream looked at (1.0: every article)
     mrc_repeat: int = 1  # the human-written MRC questions, repeated against the generated ones
-    written: str = ""  # questions written in users' words (rag/training/data/written_questions.jsonl)
+    written: list[str] = field(default_factory=list)  # files of questions written in users' words
     written_repeat: int = 1
     init: str = ""  # a trained reader folder to go on from (continued training) instead of the e5 base
     replay: float = 0.0  # with init: share of the init's own training pairs mixed back in, so it keeps them
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.written, str):  # a recipe recorded with one file (or none) as a string
+            self.written = [self.written] if self.written else []
 
     def data_key(self) -> str:
         """What the generated pairs depend on: a cached set is reused only for the same key."""
@@ -66,7 +70,7 @@ class TrainConfig:
         parts = (self.mrc_dir, self.news, self.news_articles, self.seed, self.check_examples,
                  self.questions_per_article, self.news_sample, self.mrc_repeat)
         if self.written:  # (a recipe without them keeps its key, so its cached pairs)
-            parts += (hashlib.sha256(Path(self.written).read_bytes()).hexdigest(), self.written_repeat)
+            parts += (*(hashlib.sha256(Path(w).read_bytes()).hexdigest() for w in self.written), self.written_repeat)
         if self.init:  # (likewise for a recipe that starts from the base)
             parts += (recipe_of(Path(self.init)).data_key(), self.replay)
         return hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()[:12]
@@ -132,7 +136,7 @@ def examples(cfg: TrainConfig, work: Path) -> tuple[list[Example], list[Example]
     check += [e for e in news if e.question in kept_out]
     if cfg.written:
         other = random.Random(cfg.seed + 1)  # the pairs above stay those of a recipe without them
-        written, written_check = written_examples(Path(cfg.written), Path(cfg.news), other)
+        written, written_check = written_examples([Path(w) for w in cfg.written], Path(cfg.news), other)
         train += written * cfg.written_repeat
     else:
         written_check = []

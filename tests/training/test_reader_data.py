@@ -161,3 +161,20 @@ def test_written_questions_change_the_data_key_and_their_absence_keeps_it(tmp_pa
     assert key != plain.data_key()
     written.write_text(written.read_text() * 2)  # other questions, same path: other pairs
     assert TrainConfig(mrc_dir="m", news="n", written=str(written)).data_key() != key
+
+
+def test_several_files_of_written_questions_are_read_together_and_each_keys_the_data(tmp_path):
+    from rag.training.train_reader import TrainConfig
+
+    article = next(i for i in _train_ids(40))
+    first, news = _written(tmp_path, [
+        {"sentence": 1, "question": "甲市上半年GDP涨了多少？", "answer": "6.1%", "style": "paraphrase"}], article)
+    second = tmp_path / "second.jsonl"
+    second.write_text(json.dumps({"article": article, "sentence": 3, "question": "甲市2022年引进了几个项目？",
+                                  "answer": "", "style": "unanswerable"}, ensure_ascii=False) + "\n")
+    examples, _ = written_examples([first, second], news, random.Random(0))
+    assert {e.source for e in examples} == {"written", "written-distractor", "written-nearmiss"}
+    one = TrainConfig(mrc_dir="m", news="n", written=str(first))  # as a recipe of one file records it
+    assert one.written == [str(first)] and one.data_key() == TrainConfig(mrc_dir="m", news="n",
+                                                                          written=[str(first)]).data_key()
+    assert TrainConfig(mrc_dir="m", news="n", written=[str(first), str(second)]).data_key() != one.data_key()
