@@ -500,14 +500,13 @@ def train_reader_cmd(out, mrc_dir, news, news_articles, minutes, epochs, lr, bat
 
     Example: nohup rag train-reader --minutes 90 > train.log &
     """
-    from rag.training.train_reader import TrainConfig, train
+    from rag.training.train_reader import TrainConfig, recipe_of, train
 
     for path in (mrc_dir, news, *written):
         if not Path(path).exists():
             raise click.ClickException(f"{path} does not exist: the training data lives in ../shared/data/")
-    if init_dir is not None and not (Path(init_dir) / "train_config.json").exists():
-        raise click.ClickException(f"{init_dir} holds no trained reader (no train_config.json): pass a folder "
-                                   "that `rag train-reader` wrote, such as rag/models/reader")
+    if init_dir is not None:
+        recipe_of(init_dir)  # a folder without a reader is refused before anything is written
     cfg = TrainConfig(out=str(out), mrc_dir=str(mrc_dir), news=str(news), news_articles=news_articles,
                       minutes=minutes, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
                       questions_per_article=questions_per_article, news_sample=news_sample, mrc_repeat=mrc_repeat,

@@ -99,7 +99,7 @@ def write_pack(train_set: list, check_set: list, cfg: TrainConfig, pack_dir: Pat
         from rag.reader import trained_state
 
         state, _ = trained_state(Path(cfg.init))
-        save_file({k: v.numpy().astype(np.float32) for k, v in state.items()}, str(pack_dir / INIT_FILE))
+        save_file({k: v.numpy() for k, v in state.items()}, str(pack_dir / INIT_FILE))  # float32
     config = json.loads((base / "config.json").read_text())
     meta = {"train_config": asdict(cfg), "bert_config": dict(config, vocab_size=len(used)),
             "bos": int(remap[model.bos]), "eos": int(remap[model.eos]), "pad": int(remap[model.pad]),

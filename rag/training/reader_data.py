@@ -270,13 +270,13 @@ def articles_to_write_about(path: Path, count: int, seed: int = 2026) -> list[di
     return out
 
 
-def written_examples(paths: Path | list[Path], news: Path, rng: random.Random,
+def written_examples(paths: list[Path], news: Path, rng: random.Random,
                      distractors: int = 2) -> tuple[list[Example], list[Example]]:
     """(training, held-out) pairs from files of written questions, from one pass over the news file: the
     named sentence is the positive (or, for a near miss, a negative), two other sentences of the
     article with figures are distractors. Questions on one article in ten (`is_held_out` of its id)
     are held out for the checkpoints."""
-    rows = [row for path in ([paths] if isinstance(paths, Path) else paths) for row in _read_jsonl(path)]
+    rows = [row for path in paths for row in _read_jsonl(path)]
     wanted = {r["article"] for r in rows}
     articles = {a["id"]: a for a in _read_jsonl(news) if a["id"] in wanted}
 

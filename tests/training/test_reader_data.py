@@ -111,7 +111,7 @@ def test_written_question_pairs_its_sentence_with_distractors(tmp_path):
         {"sentence": 1, "question": "甲市上半年GDP涨了多少？", "answer": "6.1%", "style": "paraphrase"},
         {"sentence": 3, "question": "甲市2022年引进了几个项目？", "answer": "", "style": "unanswerable"},
     ], article)
-    examples, held = written_examples(questions, news, random.Random(0))
+    examples, held = written_examples([questions], news, random.Random(0))
     assert held == []
     positive = [e for e in examples if e.label == 1]
     assert [e.sentence for e in positive] == [article_sentences(_ARTICLE)[0]]
@@ -129,7 +129,7 @@ def test_written_question_finds_its_sentence_when_the_number_is_off(tmp_path):
         {"sentence": 2, "question": "甲市引进项目一共投了多少钱？", "answer": "50亿元", "style": "paraphrase"},
         {"sentence": 1, "question": "乙县盖了几所学校？", "answer": "7所", "style": "paraphrase"},  # not in the article
     ], article)
-    positive = [e for e in written_examples(questions, news, random.Random(0))[0] if e.label == 1]
+    positive = [e for e in written_examples([questions], news, random.Random(0))[0] if e.label == 1]
     assert [e.sentence for e in positive] == ["甲市引进项目31个，总投资50亿元。"]
 
 
@@ -137,7 +137,7 @@ def test_written_questions_of_held_out_articles_stay_out_of_training(tmp_path):
     article = next(f"p{i}" for i in range(200) if is_held_out(f"p{i}"))
     questions, news = _written(tmp_path, [
         {"sentence": 2, "question": "甲市新增了多少企业？", "answer": "120家", "style": "paraphrase"}], article)
-    train, held = written_examples(questions, news, random.Random(0))
+    train, held = written_examples([questions], news, random.Random(0))
     assert train == [] and [e.label for e in held][:1] == [1]
 
 
