@@ -7,4 +7,4 @@ RAG_EXTRAS=test,cluster bash scripts/setup.sh   # the Milvus and Ray tests too
 bash scripts/install-browser.sh || echo "warning: could not install chromium; the browser test will be skipped"
 . .venv/bin/activate
 python -m pytest -q
-rag eval --split test --check   # the test split of the six question sets (eval/README.md)
+rag eval --split test --check   # the test split of the seven question sets (eval/README.md)

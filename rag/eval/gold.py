@@ -66,9 +66,9 @@ QUOTE_MAX_CHARS = 120
 # installed anywhere.
 DEFAULT_GOLD = Path("eval") / "gold.jsonl"
 # The question sets `rag eval` and the reader's calibration read unless told otherwise: the
-# gold set, and four sets of questions in users' words written by people who never saw the rules.
-EVAL_SETS = (DEFAULT_GOLD, *(Path("eval") / f"{name}.jsonl" for name in ("news_heldout", "news_fresh", "news_fresh2",
-                                                                         "news_fresh3", "news_fresh4")))
+# gold set, and six sets of questions in users' words written by people who never saw the rules.
+EVAL_SETS = (DEFAULT_GOLD, *(Path("eval") / f"{name}.jsonl" for name in (
+    "news_heldout", "news_fresh", "news_fresh2", "news_fresh3", "news_fresh4", "news_fresh5")))
 DEFAULT_CORPUS = Path("corpus")
 
 _REQUIRED = ("id", "type", "question", "answers", "evidence", "article")
