@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rag.config import DEFAULT, ComposeConfig
+from rag.current_year import latest_year
 from rag.profile import active as active_profile
 from rag.profile import place_stem
 from rag.question import PERIOD, PERIOD_SYNONYMS, Question, places_in
@@ -249,24 +250,38 @@ def _relative_problem(q: Question, cand: _Candidate, base_year: int | None) -> s
     return None
 
 
+# Verbs before a place that make it the object of the sentence, not its subject: in a speech of
+# 栖霞's party secretary, "加快建设黄渤海新区松山产业园" still speaks of 栖霞.
+# (Only building verbs: after "赴济南" the question may well ask about the trip to 济南.)
+_PLACE_AS_OBJECT = re.compile(r"(?:建设|建成|打造|布局)$")
+
+
+def _as_object(stem: str, text: str) -> bool:
+    """Whether every mention of the place in `text` follows such a verb."""
+    starts = [m.start() for m in re.finditer(re.escape(stem), text)]
+    return bool(starts) and all(_PLACE_AS_OBJECT.search(text[max(0, s - 4):s]) for s in starts)
+
+
 def _place_ok(name: str, cand: _Candidate, context: str, article: str, subject_chars: int) -> bool:
-    """A place counts when the sentence names it; or when its passage or article does and the
-    sentence names no other place (an article about one county may quote another)."""
+    """A place counts when the sentence names it (not only as the object of a sentence in an
+    article about another place); or when its passage or article does and the sentence names
+    no other place as its subject (an article about one county may quote another)."""
     stem = place_stem(name)
-    if stem in cand.sentence:
+    # The article is about another place when its headline and byline name only others.
+    lead_text = context + article[:subject_chars * 5]
+    lead = places_in(lead_text)
+    about_other = bool(lead) and not any(stem in p or p in stem for p in lead) and not abbreviates(stem, lead_text)
+    if stem in cand.sentence and not (about_other and _as_object(stem, cand.sentence)):
         return True
     if stem not in cand.hit.text + context + article and not abbreviates(stem, context + article):
         return False  # "综保区": an article that names 综合保税区 speaks of it
     # Another place at the head of the sentence is its subject: the figure is about that place.
     head = cand.sentence[:subject_chars]
-    if [p for p in places_in(head) if p != stem and p not in stem and stem not in p]:
+    if [p for p in places_in(head) if p != stem and p not in stem and stem not in p and not _as_object(p, head)]:
         return False
-    # Nor when the article is about another place (its headline and byline name it) and the
-    # passage before the sentence does not turn to this one: "栖霞市委书记" speaking of 黄渤海新区.
-    lead_text = context + article[:subject_chars * 5]
-    lead = places_in(lead_text)
-    return not lead or any(stem in p or p in stem for p in lead) or abbreviates(stem, lead_text) or \
-        stem in cand.before
+    # Nor when the article is about another place and the passage before the sentence does
+    # not turn to this one: "栖霞市委书记" speaking of 黄渤海新区.
+    return not about_other or stem in cand.before
 
 
 def _scope_problems(q: Question, cand: _Candidate, context: str, subject_chars: int) -> list[str]:
@@ -340,13 +355,6 @@ def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_yea
               cand.missing_terms[:3])
 
 
-def _inferred_year(text: str) -> int | None:
-    """For an undated article, the latest year it names ("2023年", "2024方案"; not "2000亿")
-    stands in for "今年" when checking a question's year (never shown to the user as a fact)."""
-    years = [int(y) for y in re.findall(r"(?<!\d)(20\d{2})(?![\d亿万千百余多])", text)]
-    return max(years) if years else None
-
-
 def _trim(sentence: str, terms: list[str], q: Question, max_chars: int) -> str:
     """Keep a long sentence's first clause and the clauses that carry the answer."""
     if len(sentence) <= max_chars:
@@ -383,7 +391,8 @@ def _annotate_relative(sentence: str, article_year: int | None) -> str:
 
 
 def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles_text: Callable[[str], str],
-                idf: Callable[[str], float], cfg: ComposeConfig = DEFAULT.compose) -> list[_Candidate]:
+                idf: Callable[[str], float], cfg: ComposeConfig = DEFAULT.compose,
+                page_year: Callable[[str], int | None] | None = None) -> list[_Candidate]:
     # A word the archive spells otherwise weighs as its synonym does ("财政收入": 一般公共预算收入).
     weights = [max([idf(t)] + [idf(alt) for alt in _synonyms(t)]) for t in q.terms]
     w = cfg.weights
@@ -395,7 +404,8 @@ def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles
         context = hit.title + " " + (chunk.heading if chunk else "")
         article = articles_text(hit.article_id) or hit.text
         article_year = _article_year(hit.date)
-        inferred = None if article_year else _inferred_year(article)
+        # An undated article speaks from its page's year (rag.current_year), never shown as a fact.
+        inferred = None if article_year else page_year(hit.article_id) if page_year else latest_year(article)
         at = article.find(hit.text)
         preceding = article[max(0, at - cfg.before_chars):at] if at > 0 else ""
         for pos, span in enumerate(sentence_spans(hit.text)):
@@ -500,6 +510,10 @@ def _choose(q: Question, passing: list[_Candidate], policy: ReaderPolicy | None 
     chosen = [best]
     if policy is not None and q.kind != "compare":
         limit = policy.max_extra + (2 if q.kind == "list" else 0)
+        if q.kind == "list" and _needs_more_items(q.text, best.sentence):
+            listing = [c for c in passing[1:] if not _needs_more_items(q.text, c.sentence)
+                       and c.reader >= config.list_share * best.reader]
+            chosen += listing[:1]
         for c in passing[1:]:
             if len(chosen) > limit or c.reader < policy.extra * best.reader:
                 break
@@ -537,7 +551,7 @@ _COUNTS = {"两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
 def _needs_more_items(question: str, sentence: str) -> bool:
     """Whether a list question asks for more items than the best sentence enumerates."""
     asked = [int(d) for d in re.findall(r"(?<!\d)([2-9])(?!\d)", question)]
-    asked += [_COUNTS[c] for c in re.findall(r"[两二三四五六七八九十](?=[个项大种类户家条位方]|行动|全力|张|化|到位)", question)]
+    asked += [_COUNTS[c] for c in re.findall(r"[两二三四五六七八九十](?=[个项大种类户家条位方块]|行动|全力|张|化|到位)", question)]
     listed = sentence.count("、") + 1
     if asked:
         return listed < max(asked)
@@ -591,15 +605,18 @@ def compose(
     policy: ReaderPolicy | None = None,
     config: ComposeConfig = DEFAULT.compose,
     rules_first: bool = False,
+    page_year: Callable[[str], int | None] | None = None,
 ) -> Answer:
     """An extractive answer: sentences with the citation each came from, or a refusal.
 
     With a `reader` (and its `policy`), the learned reader picks the sentences and the policy's
     checks veto; without one, every rule check must pass (the rules composer). With both and
-    `rules_first`, the rules answer and the reader reads only what they would refuse."""
+    `rules_first`, the rules answer and the reader reads only what they would refuse.
+    `page_year` gives an undated article's page year (`rag.current_year.page_years`); without
+    it, the latest year the article itself names stands in."""
     if not hits:
         return refusal(hits, Refusal("no_passages", [], "索引中没有相关资料"), config.refusal_sources)
-    ranked = _candidates(q, hits, chunks, article_text, idf, config)
+    ranked = _candidates(q, hits, chunks, article_text, idf, config, page_year)
     learned = reader is not None and policy is not None
     chosen: list[_Candidate] = []
     if not learned or rules_first:
@@ -612,7 +629,7 @@ def compose(
     if not chosen:
         return refusal(hits, reason, config.refusal_sources)
     best = max(chosen, key=lambda c: (c.reader, c.score))  # chosen is in reading order
-    if q.kind == "list" and _needs_more_items(q.text, best.sentence):
+    if q.kind == "list" and all(_needs_more_items(q.text, c.sentence) for c in chosen):
         first = chosen[0]  # the items follow the sentence that introduces them
         items = _lead_ins(first, article_chunks(first.hit.article_id), config)
         if items:

@@ -147,6 +147,10 @@ class ComposeConfig:
     max_answer_chars: int = 420
     # For lists and descriptions, further sentences must score this share of the best one.
     extra_share: float = 0.6
+    # A list question whose best sentence names too few items is also answered by the first sentence
+    # that enumerates them ("以节能双控评价、油气管道保护…为主业") when the reader scores it at least
+    # this share of the best one.
+    list_share: float = 0.3
     # A refusal lists this many closest passages.
     refusal_sources: int = 3
     # A paragraph opening this short ("“两项机制”推动工作落实。") names a list item.
@@ -156,7 +160,8 @@ class ComposeConfig:
     weights: ScoreWeights = field(default_factory=ScoreWeights)
 
     def __post_init__(self) -> None:
-        for name in ("min_coverage", "min_coverage_open", "min_sentence_coverage", "context_share", "extra_share"):
+        for name in ("min_coverage", "min_coverage_open", "min_sentence_coverage", "context_share", "extra_share",
+                     "list_share"):
             _between(name, getattr(self, name), 0.0, 1.0)
         for name in ("before_chars", "subject_chars", "max_sentence_chars", "max_answer_chars", "lead_in_chars", "max_list_items"):
             _at_least(name, getattr(self, name), 1)

@@ -26,13 +26,14 @@ from rag.config import (
     MAX_TOP_K,
     Config,
 )
+from rag.current_year import page_years
 from rag.embedders import Embedder, make_embedder
 from rag.errors import ArticleNotFound, InputError
 from rag.followup import rewrite
 from rag.index import Index, load_index
 from rag.llm import LLMClient
 from rag.profile import active as active_profile
-from rag.question import Question, analyze, split_comparison, split_parts
+from rag.question import Question, analyze, split_comparison, split_parts, split_years
 from rag.reader import Reader, ReaderPolicy
 from rag.retrieve import Filters, search
 from rag.types import MODES, Answer, AnswerPart, Article, Chunk, Citation, Hit, Refusal
@@ -95,6 +96,7 @@ class Engine:
         self.chunks_by_id = {c.id: c for c in index.chunks}
         self._texts = [c.context_text() for c in index.chunks]
         self._article_texts = {a.id: a.title + "\n" + a.text for a in index.articles.values()}
+        self._page_years = page_years(index.articles.values())
         self._article_chunks: dict[str, list[Chunk]] = {}
         for chunk in index.chunks:
             self._article_chunks.setdefault(chunk.article_id, []).append(chunk)
@@ -198,7 +200,7 @@ class Engine:
         standalone = rewrite(question, _validate_history(history))
         parsed = analyze(standalone)
         sides = split_comparison(standalone, parsed.entities) if parsed.kind == "compare" else []
-        parts = [] if sides else split_parts(standalone)
+        parts = [] if sides else split_parts(standalone) or split_years(standalone, parsed.years)
         if sides or parts:
             answer, timings = self._compare(standalone, sides or parts, top_k, mode, filters, by_part=bool(parts))
         else:
@@ -223,7 +225,7 @@ class Engine:
 
     def _compose(self, parsed, hits: list[Hit]) -> Answer:
         return compose(parsed, hits, self.chunks_by_id, self.idf, self._article_text, self._chunks_of,
-                       self.reader, self.policy, self.config.compose, self.rules_first)
+                       self.reader, self.policy, self.config.compose, self.rules_first, self._page_years.get)
 
     def _compare(self, question: str, sides: list[str], top_k: int, mode: str,
                  filters: dict | None, by_part: bool = False) -> tuple[Answer, dict[str, float]]:
@@ -257,7 +259,10 @@ class Engine:
                 if c.chunk_id not in by_chunk:
                     by_chunk[c.chunk_id] = len(by_chunk) + 1
                     citations.append(dataclasses.replace(c, n=by_chunk[c.chunk_id]))
-            parts += [dataclasses.replace(p, n=by_chunk[p.chunk_id]) if p.chunk_id else p for p in answer.parts]
+            said = {(p.chunk_id, p.text) for p in parts if p.chunk_id}
+            # Two parts answered by one sentence ("几个项目？排第几？") quote it once.
+            parts += [dataclasses.replace(p, n=by_chunk[p.chunk_id]) if p.chunk_id else p for p in answer.parts
+                      if not p.chunk_id or (p.chunk_id, p.text) not in said]
         if not citations:
             reason = (reasons[0] if reasons else None) if by_part else Refusal("entity", missing)
             return refusal(first_hits, reason, self.config.compose.refusal_sources), timings

@@ -30,7 +30,7 @@ from rag.text import (
 from rag.profile import active as active_profile
 from rag.profile import place_stem
 
-__all__ = ["Question", "analyze", "places_in", "split_comparison", "split_parts"]
+__all__ = ["Question", "analyze", "places_in", "split_comparison", "split_parts", "split_years"]
 
 # Words that say how to ask, not what about.
 QUESTION_WORDS = (
@@ -134,7 +134,8 @@ def _entities(text: str) -> tuple[list[str], list[str]]:
                 places = [stem if p == inside[0] else p for p in places if p not in inside[1:]]
             elif not any(stem in p or p in stem for p in places):
                 places.append(stem)
-        elif flag in ("nt", "nz") or word.endswith(profile.org_endings):
+        elif flag in ("nt", "nz") or (word.endswith(profile.org_endings) and word not in profile.org_endings):
+            # (a bare "集团" or "公司" is the kind of body, not a name: "港口集团" asks of 山东港口)
             orgs.append(word)
     orgs = list(dict.fromkeys(orgs))
     places = [p for p in dict.fromkeys(places) if p not in generic and place_stem(p) not in generic
@@ -184,7 +185,8 @@ def _words(text: str) -> list[str]:
     from rag.tokenize import STOPWORDS, _get_jieba
 
     out = []
-    for piece in re.split(r"(" + NUMBER_WITH_UNIT.pattern + r")", text):
+    # "多少家" / "几个" is cut off first: jieba would glue the counter to the next word ("家规上").
+    for piece in re.split(r"(" + NUMBER_WITH_UNIT.pattern + r")|(?:多少|几)[" + _COUNTERS + "]", text):
         if not piece:
             continue
         if NUMBER_WITH_UNIT.fullmatch(piece):
@@ -266,11 +268,11 @@ def _focus(text: str, terms: list[str]) -> str | None:
     if not match or not terms:
         return None
     after = text[match.end():]
-    counted = re.match(r"\s*(?:" + UNIT + r")?\s*(.{2,8}?)(?:[？?。，,]|$)", after)
+    counted = re.match(r"\s*(?:" + UNIT + r")?\s*(.{2,12}?)(?:[？?。，,]|$)", after)
     if counted and text[match.start():match.end()] in ("多少", "几"):
-        for term in terms:
-            if term in counted.group(1):
-                return term
+        inside = [(counted.group(1).rfind(t), t) for t in terms if t in counted.group(1)]
+        if inside:
+            return max(inside)[1]  # the head noun ends the phrase: "国家级高新技术企业" counts 企业
     before = text[: match.start()]
     placed = [(before.rfind(t), t) for t in terms if t in before and t not in _CHANGE_WORDS]
     return max(placed)[1] if placed else None
@@ -313,6 +315,21 @@ def split_comparison(text: str, entities: list[str]) -> list[str]:
         rest = body_b.replace(second_name, "", 1)  # "招远和环翠区的…": the first side borrows the rest
         return [prefix + side_a.group(0) + rest + tail, prefix + body_b + tail]
     return [prefix + body_a + tail, prefix + body_b + tail]
+
+
+# Words that relate two years in one figure ("2024年和2023年相比"): such a question is not split.
+_RELATES_YEARS = re.compile(r"相比|比较|对比|相差|差距|之间|变化")
+
+
+def split_years(text: str, years: list[int]) -> list[str]:
+    """"招远2023年和2024年规划实施的重点项目分别有多少个？" -> one question per year:
+    ["招远2023年规划实施的重点项目有多少个？", "招远2024年规划实施的重点项目有多少个？"];
+    [] unless two years are joined by 和/与/及/、, each part asks something ("…和2024年上半年的
+    投资增长多少？" leaves the first part without a question) and nothing relates the years."""
+    if len(set(years)) != 2 or _RELATES_YEARS.search(text):
+        return []
+    sides = split_comparison(text, [f"{year}年" for year in dict.fromkeys(years)])
+    return sides if all(_ASKING.search(side) for side in sides) else []
 
 
 # A message of more questions than this is read as one question.

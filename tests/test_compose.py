@@ -156,6 +156,17 @@ def test_a_relative_year_is_read_from_the_sentence_before():
     assert refused.refused and refused.refusal.code == "year"
 
 
+def test_an_undated_article_speaks_from_its_page_year():
+    # the piece names no year; the page it was printed on does (rag.current_year.page_years)
+    hit = Hit("c9", "a9", "科技强县“四行动”赋能 蒙阴高质量发展", None, "001.txt",
+              "今年1月至6月，蒙阴高新技术产业产值占工业总产值比重约55.39%。", 0.9)
+    question = analyze("蒙阴2024年上半年高新技术产业产值占工业总产值比重是多少？")
+    answered = compose(question, [hit], {}, IDF, page_year={"a9": 2024}.get)
+    assert not answered.refused and "55.39%" in answered.answer
+    refused = compose(question, [hit], {}, IDF, page_year={"a9": 2023}.get)
+    assert refused.refused and refused.refusal.code == "year"
+
+
 def test_a_figure_for_part_of_the_year_does_not_answer_the_whole_year():
     half = Hit("c6", "a6", "招远畅通“双循环”", "2023-08-01", "000.txt", "今年上半年，招远网络零售额达16.6亿元、增长35%。", 0.9)
     whole = ask_in("招远2023年全年网络零售额是多少？", [half])
@@ -298,3 +309,30 @@ def test_rules_first_reads_only_what_the_rules_would_refuse():
     backed = compose(analyze("招远2023年金子行业一共卖了多少？"), [GOLD], {}, IDF, reader=Counting(), policy=policy,
                      rules_first=True)
     assert Counting.calls == 1 and not backed.refused and "900亿元" in backed.answer
+
+
+def test_a_list_is_answered_by_the_sentence_that_enumerates_it():
+    hit = Hit("c10", "a10", "构建青岛特色能源保障体系", "2024-08-01", "001.txt",
+              "青岛市能源保障中心不断强基础促规范，狠抓能源保障队伍建设。"
+              "青岛市能源保障中心以节能双控评价、油气管道保护、电力设施和电能保护、煤炭质量检测等工作为主业。", 0.9)
+    reader = FakeReader({"强基础": 0.2, "节能双控": 0.08})  # the reader prefers the sentence naming no item
+    answer = ask_learned("青岛市能源保障中心主要干哪几块业务？", [hit], reader, accept=0.05, extra=0.5)
+    assert "节能双控评价" in answer.answer and "煤炭质量检测" in answer.answer
+    weak = ask_learned("青岛市能源保障中心主要干哪几块业务？", [hit], FakeReader({"强基础": 0.9, "节能双控": 0.08}), accept=0.05,
+                        extra=0.5)
+    assert "节能双控评价" not in weak.answer  # far below the best: not read as an answer
+
+
+QIXIA = Hit("c11", "a11", "项目发展风正劲 凝聚力量再出发", None, "003.txt",
+            "加快建设黄渤海新区松山产业园，做强园区载体，年内确保引进项目10个以上。", 0.9)
+QIXIA_ARTICLE = (QIXIA.title + "\n市委常委、栖霞市委书记 包华\n全市高质量发展集中观摩和重点项目推进会议，充分彰显了"
+                 "市委、市政府抓项目、促发展的坚强决心和强有力举措。我们将深入贯彻此次会议精神，全力突破项目建设。\n"
+                 + QIXIA.text)
+
+
+def test_a_place_named_as_what_a_sentence_builds_is_not_its_subject():
+    # a speech of 栖霞's party secretary: the park it builds in 黄渤海新区 is 栖霞's figure
+    answer = ask_in("栖霞今年要引进多少个项目？", [QIXIA], article=QIXIA_ARTICLE)
+    assert not answer.refused and "10个以上" in answer.answer
+    other = ask_in("黄渤海新区今年要引进多少个项目？", [QIXIA], article=QIXIA_ARTICLE)
+    assert other.refused and other.refusal.code == "entity"

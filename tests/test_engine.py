@@ -115,6 +115,20 @@ def test_a_question_of_two_questions_answers_each_from_its_own_search(engine):
     assert markers(answer) == [c.n for c in answer.citations]
 
 
+def test_two_years_asked_together_are_answered_each_from_its_own_search(engine):
+    answer = engine.ask("招远2023年和2024年规划实施的重点项目分别有多少个？")
+    assert not answer.refused
+    assert "86个" in answer.answer and "89个" in answer.answer
+    assert markers(answer) == [c.n for c in answer.citations]
+
+
+def test_a_sentence_that_answers_two_parts_is_quoted_once(engine):
+    answer = engine.ask("济宁去年新落地了几个过百亿元的项目？济宁实际利用外资在全省排第几？")
+    assert "7个" in answer.answer and "第4" in answer.answer
+    quoted = [p.text for p in answer.parts if p.n is not None]
+    assert len(quoted) == len(set(quoted))
+
+
 def test_a_part_nothing_answers_says_so_and_the_rest_is_answered(engine):
     answer = engine.ask("招远2023年净增了多少家高新技术企业？招远2023年黄金产量是多少吨？")
     assert "41家" in answer.answer

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.question import analyze, split_comparison, split_parts
+from rag.question import analyze, split_comparison, split_parts, split_years
 
 
 @pytest.mark.parametrize(
@@ -73,6 +73,28 @@ def test_comparisons_split_into_one_question_per_side(question, sides):
     assert split_comparison(question, q.entities) == sides
 
 
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        ("招远2023年和2024年规划实施的重点项目分别有多少个？",
+         ["招远2023年规划实施的重点项目有多少个？", "招远2024年规划实施的重点项目有多少个？"]),
+        ("胶州2023年全年的GDP和2024年上半年的GDP分别是多少？",
+         ["胶州2023年全年的GDP是多少？", "胶州2024年上半年的GDP是多少？"]),
+        ("招远2024年和2023年相比GDP增长多少？", []),  # one figure that relates the years
+        ("招远2023年的GDP和2024年上半年的投资增长多少？", []),  # the first part asks nothing
+        ("招远2023年黄金产业总产值是多少？", []),
+    ],
+)
+def test_two_years_joined_split_into_one_question_per_year(question, parts):
+    assert split_years(question, analyze(question).years) == parts
+
+
+def test_a_bare_kind_of_body_is_no_name_and_a_counter_no_part_of_a_word():
+    q = analyze("港口集团今年在青岛新推的项目投资规模多大？")
+    assert "集团" not in q.orgs
+    assert "家规" not in analyze("胶州现在有多少家规上工厂？").terms  # "多少家" + "规上工厂"
+
+
 def test_a_single_place_is_not_split():
     q = analyze("招远2023年黄金产业总产值是多少？")
     assert split_comparison(q.text, q.entities) == []
@@ -82,6 +104,8 @@ def test_focus_is_the_metric_not_the_change():
     assert analyze("2023年招远规上工业利润总额同比增长多少？").focus == "利润总额"
     assert analyze("招远市2023年进出口总额是多少亿元？").focus_words == ["进出口", "总额"]
     assert analyze("济南第二批“泉城好品”品牌数量是多少？").ordinals == ["第二批"]
+    # what is counted is the head noun that ends the phrase, with the noun before it
+    assert analyze("环翠区2023年新增了多少家国家级高新技术企业？").focus_words == ["高新技术", "企业"]
 
 
 @pytest.mark.parametrize(
