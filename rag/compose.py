@@ -57,6 +57,11 @@ _PART_OF_YEAR = re.compile(r"上半年|下半年|[一二三四]季度|前三季�
 # "有多少家" asks for a total: a sentence about what was added ("净增…41家") ranks below one
 # that states the total ("总数147家").
 _INCREMENT = re.compile(r"新增|净增|增加|新上|新入库|新备案|新开工|新认定")
+# A question that asks for a total ("目前总共有多少家") is not answered by a figure of how many were
+# added over a period ("去年以来新增16家"), unless the clause also states the total ("累计…达到"):
+# a "period" problem, since the figure covers a span and the total a moment.
+_ASKS_TOTAL = re.compile(r"(?:总共|一共|总数|共有|现有|合计|总计)")
+_STATES_TOTAL = re.compile(r"累计|总数|总量|达到|达|共有|共计|总计|合计|现有|拥有")
 
 # Words a question uses for what the press writes otherwise, and the byline pattern (bylines
 # and datelines carry no facts worth quoting): the active profile's (rag.profile).
@@ -182,7 +187,8 @@ def _has_answer_type(q: Question, sentence: str) -> bool:
     if q.kind == "year":
         return bool(YEAR.search(sentence))
     if q.kind == "date":
-        return bool(re.search(r"\d+\s*月|\d{4}\s*年|[一二三四]季度|上半年|下半年|年底|年末|月底|月份", sentence))
+        return bool(re.search(r"\d+\s*[月日]|\d{4}\s*年|[一二三四]季度|上半年|下半年|年底|年末|年初|年内|月底|月份"
+                              r"|今年|明年|去年|当年|近日|近期", sentence))
     return True
 
 
@@ -338,6 +344,10 @@ def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_yea
                 _fail(cand, "metric", f"资料中没有关于“{word}”的内容", [word])
         if cand.sentence_coverage < cfg.min_sentence_coverage:
             _fail(cand, "coverage", "资料中没有直接回答这个问题的句子")
+        clauses = _answer_clauses(q, cand.sentence)
+        if _ASKS_TOTAL.search(q.text) and "增" not in q.text and _INCREMENT.search(cand.sentence) \
+                and not _STATES_TOTAL.search(clauses):
+            _fail(cand, "period", "资料中只有新增的数字，没有总数", ["总数"])
     if "全年" in q.text and not q.periods and _PART_OF_YEAR.search(cand.sentence):
         _fail(cand, "period", "资料中没有全年的数据", ["全年"])  # the figure is for part of the year
     for period in q.periods:

@@ -148,7 +148,7 @@ _LIST = r"哪几|哪些|哪[两二三四五六七八九十\d]+|分别(?:指|是)
 
 
 def _kind_and_unit(text: str) -> tuple[str, str | None]:
-    if re.search(r"哪一年|哪年|何年|什么时候|何时|哪一?天|几月|什么时间|哪个月|何日", text):
+    if re.search(r"哪一年|哪年|何年|什么时候|何时|哪一?天|几月|什么时间|哪个月|何日|啥时候?|几时|多会儿", text):
         return ("year" if re.search(r"哪一年|哪年|何年", text) else "date"), None
     if re.search(_LIST, text) and "多少" not in text:
         return "list", None

@@ -336,3 +336,24 @@ def test_a_place_named_as_what_a_sentence_builds_is_not_its_subject():
     assert not answer.refused and "10个以上" in answer.answer
     other = ask_in("黄渤海新区今年要引进多少个项目？", [QIXIA], article=QIXIA_ARTICLE)
     assert other.refused and other.refusal.code == "entity"
+
+
+def test_a_total_is_not_answered_by_how_many_were_added():
+    added = Hit("c12", "a12", "威海环翠四次蝉联山东省“高质量发展先进县”", "2024-06-01", "001.txt",
+                "去年以来，全区新增一批国家级试点示范企业，其中包括16家国家级专精特新“小巨人”。", 0.9)
+    question = "环翠区国家级专精特新“小巨人”企业目前总共有多少家？"
+    assert ask_in(question, [added]).refused
+    confident = ask_learned(question, [added], FakeReader({"16家": 0.95}))
+    assert confident.refused and confident.refusal.code == "period"  # a veto: the reader cannot overrule it
+    total = Hit("c13", "a13", "威海环翠四次蝉联山东省“高质量发展先进县”", "2024-06-01", "001.txt",
+                "截至目前，全区共有国家级专精特新“小巨人”企业40家，去年以来新增16家。", 0.9)
+    assert "40家" in ask_in(question, [total]).answer
+
+
+def test_a_time_said_in_words_answers_a_question_that_asks_when():
+    hit = Hit("c14", "a14", "烟台：抓牢项目，奋进万亿新征程", "2024-02-21", "002.txt",
+              "龙口南山LNG接收站一期工程项目是山东省重点项目，预计年内达到投产条件。", 0.9)
+    answer = ask("龙口南山LNG接收站一期工程什么时候投产？", [hit])
+    assert not answer.refused and "年内" in answer.answer
+    assert ask("龙口南山LNG接收站一期工程什么时候投产？", [Hit("c15", "a14", hit.title, hit.date, hit.source,
+               "龙口南山LNG接收站一期工程项目是山东省重点项目，投产后年接收能力500万吨。", 0.9)]).refused

@@ -113,6 +113,7 @@ def test_focus_is_the_metric_not_the_change():
     [
         ("招远去年GDP涨了多少？", "percent", "%"),  # a rise is a rate
         ("招远的规上工业企业去年一共挣了多少钱？", "number", "元"),
+        ("山东极电那个电池项目的厂房啥时候能完工？", "date", None),
     ],
 )
 def test_colloquial_kind_and_unit(question, kind, unit):
