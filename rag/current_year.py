@@ -12,7 +12,7 @@ beside it does ("2024年1月至6月…") or carries the page's dateline. A year 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from rag.readers import file_format
@@ -33,16 +33,19 @@ def latest_year(text: str) -> int | None:
     return max(years) if years else None
 
 
-def page_years(articles: Iterable[Article]) -> dict[str, int]:
+def page_years(articles: Iterable[Article], files: Mapping[str, str] | None = None) -> dict[str, int]:
     """Article id -> its page's year, for the articles without a date: the year of the page's
     dated articles, else the latest year the page names.
 
-    A page is the articles of one page file (its source and printed page); a record of a
-    .jsonl file is its own page, since a feed's records need not share a date."""
+    A page is the articles of one page file (`files`: article id -> the corpus file it was read
+    from, else its source) and printed page; a record of a .jsonl file is its own page, since a
+    feed's records need not share a date (nor do records that name the same source)."""
+    files = files or {}
     pages: dict[tuple[str, str | None, str], list[Article]] = {}
     for article in articles:
-        own = article.id if file_format(Path(article.source)) == "jsonl" else ""
-        pages.setdefault((article.source, article.page, own), []).append(article)
+        file = files.get(article.id, article.source)
+        own = article.id if file_format(Path(file)) == "jsonl" else ""
+        pages.setdefault((file, article.page, own), []).append(article)
     out: dict[str, int] = {}
     for members in pages.values():
         undated = [a for a in members if not a.date]

@@ -96,7 +96,7 @@ class Engine:
         self.chunks_by_id = {c.id: c for c in index.chunks}
         self._texts = [c.context_text() for c in index.chunks]
         self._article_texts = {a.id: a.title + "\n" + a.text for a in index.articles.values()}
-        self._page_years = page_years(index.articles.values())
+        self._page_years = page_years(index.articles.values(), index.article_files)
         self._article_chunks: dict[str, list[Chunk]] = {}
         for chunk in index.chunks:
             self._article_chunks.setdefault(chunk.article_id, []).append(chunk)

@@ -40,3 +40,11 @@ def test_pages_of_one_file_are_told_apart_by_their_printed_page():
     pieces = [article("a", "p.txt", "今年以来，全市新开工项目42个。", page="1"),
               article("b", "p.txt", "2024年，全市新增企业100家。", page="2")]
     assert page_years(pieces) == {"b": 2024}
+
+
+def test_records_of_a_feed_that_name_one_source_do_not_share_a_year():
+    # a .jsonl record may carry its own source ("新华社"): it is still its own page
+    records = [article("a", "新华社", "今年以来，全市新开工项目42个。"),
+               article("b", "新华社", "2024年，全市新增企业100家。")]
+    assert page_years(records, {"a": "feed.jsonl", "b": "feed.jsonl"}) == {"b": 2024}
+    assert page_years(records) == {"a": 2024, "b": 2024}  # without the files, one source is one page
