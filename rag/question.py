@@ -38,7 +38,7 @@ QUESTION_WORDS = (
     "哪里", "怎样", "怎么", "如何", "是否", "吗", "呢", "请问", "是", "有", "分别", "为", "达到", "达",
     "情况", "方面", "主要", "具体", "一下", "介绍", "相关", "有关", "通过", "采取", "了", "的", "在", "和",
     "与", "及", "对", "从", "把", "被", "年", "月", "日", "时候", "当年", "期间", "目前", "截至",
-    "一共", "总共", "合计", "总计",
+    "一共", "总共", "合计", "总计", "第几",
 )
 # Parts of speech that say when or how, not what about: time words (现在, 如今, 最近 is "f"),
 # adverbs (大概, 至今) and localisers (以来). A question's "现在" is no word the answer must print.
@@ -51,6 +51,8 @@ PERIOD_WORDS = ("上半年", "下半年", "一季度", "二季度", "三季度",
 # Other spellings of a period, in questions and in the press ("今年1到6月" asks for 上半年).
 PERIOD_SYNONYMS = {
     "上半年": ("1月至6月", "1-6月", "1~6月", "1至6月", "1到6月", "一到六月", "前6个月", "前半年"),
+    "年底": ("年末",),
+    "年末": ("年底",),
     "一季度": ("1-3月", "1~3月", "1月至3月", "1至3月", "1到3月", "首季"),
 }
 PERIOD_SPELLINGS = tuple(dict.fromkeys(PERIOD_WORDS + sum(PERIOD_SYNONYMS.values(), ())))
@@ -177,7 +179,7 @@ def _kind_and_unit(text: str) -> tuple[str, str | None]:
 
 # One-character words that jieba's guesser glues to an unknown word before them.
 _GLUED = "有是为在的了和与"
-_COUNTERS = "家个项名位人条次所座户"
+_COUNTERS = "家个项名位人条次所座户辆台架艘套"
 
 
 def _words(text: str) -> list[str]:
@@ -338,6 +340,17 @@ MAX_PARTS = 3
 _NOW = re.compile(r"现在|目前|如今|当前|眼下|至今|截至")
 
 
+def _comma_parts(question: str) -> list[str]:
+    """"劳务报酬：招远计划发多少，胶州已经发了多少？" -> two questions, when both clauses ask and
+    the second names its own place or company; the topic before "：" goes with each."""
+    topic, _, body = question.rpartition("：") if "：" in question else ("", "", question)
+    clauses = [c.strip() for c in re.split(r"[，,；;]", body) if c.strip()]
+    if len(clauses) != 2 or not all(_ASKING.search(c) for c in clauses) or not analyze(clauses[1]).entities:
+        return [question]
+    first = clauses[0] if clauses[0].endswith(("？", "?")) else clauses[0] + "？"
+    return [topic + first, topic + clauses[1]]
+
+
 def split_parts(text: str) -> list[str]:
     """A question of several questions, one per part, each standing alone; [] for one question.
 
@@ -349,6 +362,8 @@ def split_parts(text: str) -> list[str]:
     """
     parts = [p.strip() for p in re.findall(r"[^？?]+[？?]?", text) if p.strip()]
     parts = [p for p in parts if len(p) >= 4 and _ASKING.search(p)]
+    if len(parts) == 1:
+        parts = _comma_parts(parts[0])
     if not 2 <= len(parts) <= MAX_PARTS:
         return []  # one question, or a list of many, which is read as one (each part costs a search)
     first = analyze(parts[0])

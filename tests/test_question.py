@@ -133,6 +133,16 @@ def test_terms_leave_out_the_form_of_the_question(question, terms):
     assert analyze(question).terms == terms
 
 
+def test_how_a_question_counts_or_ranks_is_no_word_the_answer_must_print():
+    assert "辆车" not in analyze("比亚迪济南基地2023年造了多少辆车？").terms  # "多少辆" + "车"
+    assert "第几" not in analyze("招远在赛迪百强县榜单里排第几？").terms
+
+
+def test_year_end_is_spelled_either_way():
+    assert "年底" in analyze("截至去年底环翠区高企有多少家？").periods
+    assert "年底" in analyze("截至2023年末环翠区高企有多少家？").periods
+
+
 def test_levels_must_match_like_ordinals():
     assert analyze("环翠区新增了多少家省级专精特新企业？").ordinals == ["省级"]
 
@@ -146,6 +156,10 @@ def test_levels_must_match_like_ordinals():
          ["招远今年谋划了几个以工代赈项目？", "今年胶州有几个项目进了清单？"]),
         ("招远2023年GDP是多少？", []),
         ("你好？招远GDP是多少？", []),  # a greeting is no question
+        # two clauses that each ask, the second about its own place; the topic goes with both
+        ("以工代赈劳务报酬：招远计划发多少，胶州截至目前已经发了多少？",
+         ["以工代赈劳务报酬招远计划发多少？", "以工代赈劳务报酬胶州截至目前已经发了多少？"]),
+        ("招远2023年GDP是多少，增长了多少？", []),  # one subject: one question
     ],
 )
 def test_a_question_of_several_splits_into_standalone_parts(question, parts):
