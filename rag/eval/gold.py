@@ -39,6 +39,7 @@ __all__ = [
     "ANSWERABLE_TYPES",
     "DEFAULT_CORPUS",
     "DEFAULT_GOLD",
+    "DEV_SETS",
     "EVAL_SETS",
     "MATCH_MODES",
     "TYPES",
@@ -69,6 +70,9 @@ DEFAULT_GOLD = Path("eval") / "gold.jsonl"
 # gold set, and six sets of questions in users' words written by people who never saw the rules.
 EVAL_SETS = (DEFAULT_GOLD, *(Path("eval") / f"{name}.jsonl" for name in (
     "news_heldout", "news_fresh", "news_fresh2", "news_fresh3", "news_fresh4", "news_fresh5")))
+# Question sets with no test half, for tuning only (`rag eval eval/news_dev6.jsonl --split dev`,
+# and the policy's calibration): they are not in the gate.
+DEV_SETS = (Path("eval") / "news_dev6.jsonl",)
 DEFAULT_CORPUS = Path("corpus")
 
 _REQUIRED = ("id", "type", "question", "answers", "evidence", "article")

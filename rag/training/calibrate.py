@@ -25,7 +25,7 @@ from pathlib import Path
 
 from rag.engine import Engine
 from rag.eval.evaluate import _answer_correct
-from rag.eval.gold import EVAL_SETS, GoldItem, load_gold
+from rag.eval.gold import DEV_SETS, EVAL_SETS, GoldItem, load_gold
 from rag.reader import READER_DIR, ReaderPolicy
 
 __all__ = ["calibrate", "mrc_dev_set", "reader_eval_parser"]
@@ -157,7 +157,7 @@ def reader_eval_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--index-dir", type=Path, default=Path("index"))
     parser.add_argument("--reader-dir", type=Path, default=None)
-    parser.add_argument("--gold", type=Path, nargs="+", default=list(EVAL_SETS))
+    parser.add_argument("--gold", type=Path, nargs="+", default=list(EVAL_SETS + DEV_SETS))
     return parser
 
 

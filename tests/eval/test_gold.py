@@ -14,6 +14,7 @@ from rag.eval.gold import (
     ANSWERABLE_TYPES,
     DEFAULT_CORPUS,
     DEFAULT_GOLD,
+    DEV_SETS,
     EVAL_SETS,
     Evidence,
     GoldItem,
@@ -296,6 +297,13 @@ def test_every_eval_set_is_clean_and_split_within_each_type(path: Path) -> None:
         assert set(splits) == {"dev", "test"} or sum(splits.values()) == 1, (kind, splits)
 
 
+@pytest.mark.parametrize("path", DEV_SETS, ids=lambda p: p.name)
+def test_a_dev_only_set_is_clean_and_has_no_test_half(path: Path) -> None:
+    items = load_gold(path)
+    assert check_gold(items, DEFAULT_CORPUS) == []
+    assert {i.split for i in items} == {"dev"}
+
+
 def test_eval_set_ids_are_unique_across_files() -> None:
-    ids = [i.id for path in EVAL_SETS for i in load_gold(path)]
+    ids = [i.id for path in EVAL_SETS + DEV_SETS for i in load_gold(path)]
     assert len(ids) == len(set(ids))
