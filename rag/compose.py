@@ -60,8 +60,8 @@ _INCREMENT = re.compile(r"新增|净增|增加|新上|新入库|新备案|新开
 # A question that asks for a total ("目前总共有多少家") is not answered by a figure of how many were
 # added over a period ("去年以来新增16家"), unless the clause also states the total ("累计…达到"):
 # a "period" problem, since the figure covers a span and the total a moment.
-_ASKS_TOTAL = re.compile(r"(?:总共|一共|总数|共有|现有|合计|总计)")
-_STATES_TOTAL = re.compile(r"累计|总数|总量|达到|达|共有|共计|总计|合计|现有|拥有")
+_ASKS_TOTAL = re.compile(r"总共|一共|总数|共有|现有|合计|总计")
+_STATES_TOTAL = re.compile(r"累计|总数|总量|达|共有|共计|总计|合计|现有|拥有")
 
 # Words a question uses for what the press writes otherwise, and the byline pattern (bylines
 # and datelines carry no facts worth quoting): the active profile's (rag.profile).
@@ -268,16 +268,20 @@ def _as_object(stem: str, text: str) -> bool:
     return bool(starts) and all(_PLACE_AS_OBJECT.search(text[max(0, s - 4):s]) for s in starts)
 
 
+def _about_other(stem: str, context: str, article: str, subject_chars: int) -> bool:
+    """Whether the article is about another place: its headline and byline name only others."""
+    lead_text = context + article[:subject_chars * 5]
+    lead = places_in(lead_text)
+    return bool(lead) and not any(stem in p or p in stem for p in lead) and not abbreviates(stem, lead_text)
+
+
 def _place_ok(name: str, cand: _Candidate, context: str, article: str, subject_chars: int) -> bool:
     """A place counts when the sentence names it (not only as the object of a sentence in an
     article about another place); or when its passage or article does and the sentence names
     no other place as its subject (an article about one county may quote another)."""
     stem = place_stem(name)
-    # The article is about another place when its headline and byline name only others.
-    lead_text = context + article[:subject_chars * 5]
-    lead = places_in(lead_text)
-    about_other = bool(lead) and not any(stem in p or p in stem for p in lead) and not abbreviates(stem, lead_text)
-    if stem in cand.sentence and not (about_other and _as_object(stem, cand.sentence)):
+    if stem in cand.sentence and not (_as_object(stem, cand.sentence)
+                                      and _about_other(stem, context, article, subject_chars)):
         return True
     if stem not in cand.hit.text + context + article and not abbreviates(stem, context + article):
         return False  # "综保区": an article that names 综合保税区 speaks of it
@@ -287,7 +291,7 @@ def _place_ok(name: str, cand: _Candidate, context: str, article: str, subject_c
         return False
     # Nor when the article is about another place and the passage before the sentence does
     # not turn to this one: "栖霞市委书记" speaking of 黄渤海新区.
-    return not about_other or stem in cand.before
+    return stem in cand.before or not _about_other(stem, context, article, subject_chars)
 
 
 def _scope_problems(q: Question, cand: _Candidate, context: str, subject_chars: int) -> list[str]:
@@ -344,9 +348,8 @@ def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_yea
                 _fail(cand, "metric", f"资料中没有关于“{word}”的内容", [word])
         if cand.sentence_coverage < cfg.min_sentence_coverage:
             _fail(cand, "coverage", "资料中没有直接回答这个问题的句子")
-        clauses = _answer_clauses(q, cand.sentence)
         if _ASKS_TOTAL.search(q.text) and "增" not in q.text and _INCREMENT.search(cand.sentence) \
-                and not _STATES_TOTAL.search(clauses):
+                and not _STATES_TOTAL.search(_answer_clauses(q, cand.sentence)):
             _fail(cand, "period", "资料中只有新增的数字，没有总数", ["总数"])
     if "全年" in q.text and not q.periods and _PART_OF_YEAR.search(cand.sentence):
         _fail(cand, "period", "资料中没有全年的数据", ["全年"])  # the figure is for part of the year

@@ -5,8 +5,9 @@ that says "今年" or names no year speaks of its article's year. Articles witho
 (a page scanned without its masthead) get the latest year their page names instead, never
 shown to the user as a fact. The whole page counts, not the one piece: the pieces of a
 printed page share its date, and a short piece often names no year at all while the piece
-beside it does ("2024年1月至6月…") or carries the page's dateline. A year the page names as a target ("到2025年",
-"2021—2025年", "力争2025年底前") says nothing about when it was written and is skipped.
+beside it does ("2024年1月至6月…") or carries the page's dateline. A year the page names as a
+target ("到2025年", "2021—2025年", "力争2025年底前") says nothing about when it was written and
+is skipped.
 """
 
 from __future__ import annotations
