@@ -457,14 +457,15 @@ def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles
 
 def rank_by_sentences(q: Question, hits: list[Hit], chunks: dict[str, Chunk], idf: Callable[[str], float],
                       article_text: Callable[[str], str], weight: float,
-                      cfg: ComposeConfig = DEFAULT.compose) -> list[Hit]:
+                      cfg: ComposeConfig = DEFAULT.compose,
+                      page_year: Callable[[str], int | None] | None = None) -> list[Hit]:
     """The hits reordered by the sentence in each that best answers the question: weight x that
     sentence's score (less 1 when it fails a check) + 1 / (1 + the hit's rank). A passage whose
     sentence states the asked figure moves above the one that only introduces the topic (the
     LNG terminal's first paragraph above the one that gives its progress). Each hit's score
     becomes that value."""
     best: dict[int, float] = {}
-    for cand in _candidates(q, hits, chunks, article_text, idf, cfg):
+    for cand in _candidates(q, hits, chunks, article_text, idf, cfg, page_year):
         best.setdefault(cand.hit_rank, cand.score - (1.0 if cand.problems else 0.0))
     value = {r: weight * best.get(r, -2.0) + 1.0 / (1 + r) for r in range(len(hits))}
     order = sorted(value, key=lambda r: (-value[r], r))

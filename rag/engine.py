@@ -174,7 +174,8 @@ class Engine:
         if rerank and hits:
             rerank_started = time.perf_counter()
             hits = rank_by_sentences(question or analyze(query), hits, self.chunks_by_id, self.idf, self._article_text,
-                                     self.retrieval.sentence_rerank, self.config.compose)[:top_k]
+                                     self.retrieval.sentence_rerank, self.config.compose,
+                                     self._page_years.get)[:top_k]
             timings["rerank_ms"] = (time.perf_counter() - rerank_started) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         self._provenance(hits)

@@ -31,6 +31,13 @@ def test_a_missing_reader_says_how_to_train_one(tmp_path):
         Reader.load(tmp_path)
 
 
+def test_the_reader_training_went_on_from_says_how_to_restore_its_weights():
+    init = json.loads((READER_DIR / "train_config.json").read_text())["init"]
+    assert init and (READER_DIR.parent.parent.parent / init / "train_config.json").is_file()
+    with pytest.raises(RagError, match="git show"):
+        Reader.load(READER_DIR / "init")
+
+
 def test_damaged_weights_are_refused_before_loading(tmp_path):
     folder = tmp_path / "reader"
     shutil.copytree(READER_DIR, folder, ignore=shutil.ignore_patterns("work"))
