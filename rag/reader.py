@@ -52,14 +52,14 @@ def trained_state(folder: Path) -> tuple[dict, str]:
     """The tensors training wrote in `folder` (float32) and the file's sha256, after checking it
     against the hash recorded in its metrics.json: a damaged or foreign file is refused."""
     weights, metrics_file = folder / WEIGHTS_FILE, folder / "metrics.json"
-    if not weights.exists() and metrics_file.exists():
-        restore = json.loads(metrics_file.read_text(encoding="utf-8")).get("restore")
-        if restore:  # a reader that training went on from: its recipe is kept, its weights are in git
-            raise RagError(f"the weights of {folder} are not stored there; restore them with `{restore}`")
-    if not weights.exists() or not metrics_file.exists():
+    metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.exists() else None
+    if not weights.exists() and metrics and metrics.get("restore"):
+        # a reader that training went on from: its recipe is kept, its weights are in git history
+        raise RagError(f"the weights of {folder} are not stored there; restore them with `{metrics['restore']}`")
+    if not weights.exists() or metrics is None:
         raise RagError(f"no trained reader in {folder}: train one with `rag train-reader --out {folder}` "
                        "or set RAG_COMPOSER=rules")
-    expected = json.loads(metrics_file.read_text(encoding="utf-8")).get("sha256")
+    expected = metrics.get("sha256")
     actual = file_sha256(weights)
     if expected != actual:
         raise RagError(f"the reader weights in {folder} do not match their recorded hash "
