@@ -357,3 +357,11 @@ def test_a_time_said_in_words_answers_a_question_that_asks_when():
     assert not answer.refused and "年内" in answer.answer
     assert ask("龙口南山LNG接收站一期工程什么时候投产？", [Hit("c15", "a14", hit.title, hit.date, hit.source,
                "龙口南山LNG接收站一期工程项目是山东省重点项目，投产后年接收能力500万吨。", 0.9)]).refused
+
+
+def test_an_author_affiliation_line_is_not_quoted_as_an_answer():
+    energy = Hit("c9", "a9", "构建青岛特色能源保障体系", None, "001.txt",
+                 "青岛市能源保障中心以节能双控评价、油气管道保护等技术性工作为主业。"
+                 "（作者单位：山东省青岛市能源保障中心，青岛大学）", 0.9)
+    answer = ask("青岛市能源保障中心主要负责哪些业务？", [energy])
+    assert "作者单位" not in answer.answer and "节能双控评价" in answer.answer
