@@ -8,7 +8,7 @@ questions take a few more. When no sentence passes, the composer refuses and say
 missing, still listing the closest passages.
 
 Simplifications: sentences are quoted whole (long ones trimmed to the clauses that matter,
-with "……" where text was left out), relative dates are annotated only when the article's
+with "……" where text was left out; one that opens with 他/她 comes with the one before), relative dates are annotated only when the article's
 date is known, and nothing is paraphrased.
 """
 
@@ -597,6 +597,24 @@ def _lead_ins(best: _Candidate, article_chunks: list[Chunk], cfg: ComposeConfig)
     return items if len(items) >= 2 else []
 
 
+# A sentence that opens with "他" or "她" says who only in the sentence before it.
+_PERSON_PRONOUN = re.compile(r"^[“\"]?(?:他|她)(?![国乡人日])")
+
+
+def _antecedent(cand: _Candidate) -> list[_Candidate]:
+    """The sentence before a quoted one that opens with a personal pronoun, when both are in one
+    paragraph: "他主张与近邻修好…" is quoted with the sentence that names him."""
+    if not _PERSON_PRONOUN.match(cand.sentence) or cand.position == 0:
+        return []
+    spans = sentence_spans(cand.hit.text)
+    if cand.position >= len(spans) or spans[cand.position] != cand.span:
+        return []
+    start, end = spans[cand.position - 1]
+    if "\n" in cand.hit.text[end:cand.span[0]]:
+        return []
+    return [_Candidate(cand.hit_rank, cand.hit, cand.chunk, cand.hit.text[start:end], cand.position - 1, (start, end))]
+
+
 def _citation(n: int, hit: Hit) -> Citation:
     return Citation(n, hit.chunk_id, hit.article_id, hit.title, hit.date, hit.source, hit.text, hit.score)
 
@@ -651,16 +669,21 @@ def compose(
     numbers: dict[str, int] = {}
     citations: list[Citation] = []
     parts: list[AnswerPart] = []
+    quoted: set[tuple[str, int]] = set()
     for cand in chosen:
         if cand.hit.chunk_id not in numbers:
             numbers[cand.hit.chunk_id] = len(numbers) + 1
             citations.append(_citation(numbers[cand.hit.chunk_id], cand.hit))
-        text = cand.sentence if q.kind == "list" else _trim(cand.sentence, q.terms, q, config.max_sentence_chars)
-        sentence = _annotate_relative(text, _article_year(cand.hit.date))
-        sentence = re.sub(r"[；;，,、：:]$", "", sentence)  # a clause cut at "；" ends as a sentence
-        if not re.search(r"[。！？!?…”]$", sentence):
-            sentence += "。"
-        parts.append(AnswerPart(sentence, numbers[cand.hit.chunk_id], cand.hit.chunk_id, cand.span))
+        for quote in _antecedent(cand) + [cand]:
+            if (quote.hit.chunk_id, quote.span[0]) in quoted:
+                continue
+            quoted.add((quote.hit.chunk_id, quote.span[0]))
+            text = quote.sentence if q.kind == "list" else _trim(quote.sentence, q.terms, q, config.max_sentence_chars)
+            sentence = _annotate_relative(text, _article_year(quote.hit.date))
+            sentence = re.sub(r"[；;，,、：:]$", "", sentence)  # a clause cut at "；" ends as a sentence
+            if not re.search(r"[。！？!?…”]$", sentence):
+                sentence += "。"
+            parts.append(AnswerPart(sentence, numbers[quote.hit.chunk_id], quote.hit.chunk_id, quote.span))
     if q.kind == "compare" and len(q.places) >= 2:
         found = {p for p in q.places if any(place_stem(p) in c.sentence or place_stem(p) in c.hit.title for c in chosen)}
         for place in q.places:

@@ -365,3 +365,22 @@ def test_an_author_affiliation_line_is_not_quoted_as_an_answer():
                  "（作者单位：山东省青岛市能源保障中心，青岛大学）", 0.9)
     answer = ask("青岛市能源保障中心主要负责哪些业务？", [energy])
     assert "作者单位" not in answer.answer and "节能双控评价" in answer.answer
+
+
+def test_a_sentence_that_opens_with_he_is_quoted_with_the_one_that_names_him():
+    passage = Hit("c7", "a7", "敦煌", None, "x.txt",
+                  "后梁时期，曹议金执掌归义军政权。他主张与近邻修好并大力发展农牧业，使敦煌恢复了繁华景象。", 0.9)
+    answer = ask("谁主张与近邻修好并大力发展农牧业？", [passage])
+    assert "曹议金" in answer.answer and "他主张" in answer.answer
+    assert markers(answer) == [1, 1]
+
+
+def test_the_sentence_before_is_not_borrowed_across_a_paragraph_or_for_other_words():
+    apart = Hit("c8", "a8", "敦煌", None, "x.txt",
+                "曹议金执掌归义军政权。\n他主张与近邻修好并大力发展农牧业，使敦煌恢复了繁华景象。", 0.9)
+    answer = ask("谁主张与近邻修好并大力发展农牧业？", [apart])
+    assert "他主张" in answer.answer and "曹议金" not in answer.answer
+    other = Hit("c9", "a9", "敦煌", None, "x.txt",
+                "曹议金执掌归义军政权。他国使节主张与敦煌修好并大力发展农牧业贸易往来。", 0.9)
+    answer = ask("谁主张与敦煌修好并大力发展农牧业贸易往来？", [other])
+    assert "他国使节" in answer.answer and "曹议金" not in answer.answer
