@@ -103,7 +103,7 @@ def ask_learned(question, hits, reader, **policy):
 
 
 def test_the_reader_picks_a_sentence_the_rules_would_refuse_for_missing_words():
-    question = "招远2023年黄金这块产出有多大？"  # no word of "总产值": the rules refuse
+    question = "招远2023年黄金行业的体量有多少？"  # no word of "总产值": the rules refuse
     assert ask(question, [GOLD]).refused
     answer = ask_learned(question, [GOLD], FakeReader({"900亿元": 0.9}))
     assert not answer.refused and "900亿元" in answer.answer and markers(answer) == [1]

@@ -127,6 +127,13 @@ def test_colloquial_kind_and_unit(question, kind, unit):
         ("环翠区最近有多少家企业搬迁？", ["企业", "搬迁"]),
         ("招远出台的政策文件包含多少条具体措施？", ["出台", "政策", "文件", "包含", "措施"]),
         ("环翠现在高企有多少家？", ["高企"]),  # not the guessed word "高企有"
+        # spoken asking: 多大, 多高, 啥时候, 咋样, 这块, 各自
+        ("港口集团今年在青岛新推的项目投资规模多大？", ["港口", "集团", "项目", "投资规模"]),
+        ("招远那边的黄金产业产值多高？", ["黄金", "产业", "产值"]),
+        ("烟台这个项目啥时候开工？", ["项目", "开工"]),
+        ("招远储能搞得咋样了？", ["储能"]),
+        ("玲珑轮胎在新能源车配套这块的市场份额有多少？", ["新能源", "配套", "市场份额"]),
+        ("黄渤海新区和综保区今年各自要引进多少个项目？", ["引进", "项目"]),
     ],
 )
 def test_terms_leave_out_the_form_of_the_question(question, terms):
@@ -187,3 +194,4 @@ def test_everyday_words_the_synonyms_know_are_terms():
     assert "挣" in analyze("招远的规上工业企业去年一共挣了多少钱？").terms
     assert "网上卖货" in analyze("招远今年上半年网上卖货卖了多少钱？").terms
     assert "的" not in analyze("招远的高新技术企业有多少家？").terms
+
