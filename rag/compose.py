@@ -8,8 +8,8 @@ questions take a few more. When no sentence passes, the composer refuses and say
 missing, still listing the closest passages.
 
 Simplifications: sentences are quoted whole (long ones trimmed to the clauses that matter,
-with "……" where text was left out; one that opens with 他/她 comes with the one before), relative dates are annotated only when the article's
-date is known, and nothing is paraphrased.
+with "……" where text was left out; one that opens with 他/她 comes with the one before),
+relative dates are annotated only when the article's date is known, and nothing is paraphrased.
 """
 
 from __future__ import annotations

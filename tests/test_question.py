@@ -194,4 +194,3 @@ def test_everyday_words_the_synonyms_know_are_terms():
     assert "挣" in analyze("招远的规上工业企业去年一共挣了多少钱？").terms
     assert "网上卖货" in analyze("招远今年上半年网上卖货卖了多少钱？").terms
     assert "的" not in analyze("招远的高新技术企业有多少家？").terms
-

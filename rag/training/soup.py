@@ -43,12 +43,12 @@ def soup(inputs: list[Path], out: Path, weights: list[float] | None = None) -> d
         if set(state) != keys or any(state[k].shape != states[0][0][k].shape for k in keys):
             raise RagError(f"{folder} does not have the layers of {inputs[0]}: only readers trained with the "
                            "same frozen layers from the same base can be averaged")
+    recipes = [asdict(recipe_of(Path(folder))) for folder in inputs]  # each readable before anything is written
     mean = {k: sum(state[k] * (w / total) for (state, _), w in zip(states, weights)) for k in sorted(keys)}
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / (WEIGHTS_FILE + ".tmp")
     save_file({k: v.to(torch.float16).contiguous() for k, v in mean.items()}, str(tmp))
     tmp.replace(out / WEIGHTS_FILE)
-    recipes = [asdict(recipe_of(Path(folder))) for folder in inputs]
     config = dict(recipes[0], out=str(out))
     config["extra"] = {"soup": [{"recipe": r, "sha256": sha, "weight": w}
                                 for r, (_, sha), w in zip(recipes, states, weights)]}

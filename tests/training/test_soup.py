@@ -58,3 +58,12 @@ def test_the_command_says_what_is_wrong_without_a_traceback(tmp_path):
     b = _reader(tmp_path / "b", {"w": torch.ones(2)}, seed=2)
     with pytest.raises(SystemExit, match="one positive weight per reader"):
         main([str(a), str(b), "--out", str(tmp_path / "s"), "--weights", "1"])
+
+
+def test_a_reader_without_a_recipe_is_refused_before_anything_is_written(tmp_path):
+    a = _reader(tmp_path / "a", {"w": torch.zeros(2)}, seed=1)
+    b = _reader(tmp_path / "b", {"w": torch.ones(2)}, seed=2)
+    (b / "train_config.json").unlink()
+    with pytest.raises(RagError, match="train_config.json"):
+        soup([a, b], tmp_path / "s")
+    assert not (tmp_path / "s").exists()
