@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ _INCREMENT = re.compile(r"新增|净增|增加|新上|新入库|新备案|新开
 # A question that asks for a total ("目前总共有多少家") is not answered by a figure of how many were
 # added over a period ("去年以来新增16家"), unless the clause also states the total ("累计…达到"):
 # a "period" problem, since the figure covers a span and the total a moment.
+_LEAST_READ = 1e-4  # a probability floor: log-odds stay finite
 _ASKS_TOTAL = re.compile(r"总共|一共|总数|共有|现有|合计|总计")
 _STATES_TOTAL = re.compile(r"累计|总数|总量|达|共有|共计|总计|合计|现有|拥有")
 
@@ -458,16 +460,29 @@ def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles
 def rank_by_sentences(q: Question, hits: list[Hit], chunks: dict[str, Chunk], idf: Callable[[str], float],
                       article_text: Callable[[str], str], weight: float,
                       cfg: ComposeConfig = DEFAULT.compose,
-                      page_year: Callable[[str], int | None] | None = None) -> list[Hit]:
+                      page_year: Callable[[str], int | None] | None = None,
+                      reader: Reader | None = None, reader_weight: float = 0.0, pool: int = 8) -> list[Hit]:
     """The hits reordered by the sentence in each that best answers the question: weight x that
     sentence's score (less 1 when it fails a check) + 1 / (1 + the hit's rank). A passage whose
     sentence states the asked figure moves above the one that only introduces the topic (the
-    LNG terminal's first paragraph above the one that gives its progress). Each hit's score
-    becomes that value."""
+    LNG terminal's first paragraph above the one that gives its progress). With a `reader`, it
+    reads the rules' best `pool` sentences (and the best of each of the `cfg.lead_passages` first
+    hits), and each hit also gains reader_weight x the log-odds
+    of its best-read sentence (a hit with none read counts as read at probability 1e-4). Each
+    hit's score becomes that value."""
     best: dict[int, float] = {}
-    for cand in _candidates(q, hits, chunks, article_text, idf, cfg, page_year):
+    ranked = _candidates(q, hits, chunks, article_text, idf, cfg, page_year)
+    for cand in ranked:
         best.setdefault(cand.hit_rank, cand.score - (1.0 if cand.problems else 0.0))
     value = {r: weight * best.get(r, -2.0) + 1.0 / (1 + r) for r in range(len(hits))}
+    if reader is not None and reader_weight > 0:
+        read: dict[int, float] = {}
+        pooled = _pool(ranked, pool, cfg.lead_passages)
+        for cand, p in zip(pooled, reader.score(q.text, [(c.hit.title, _previous(c), c.sentence) for c in pooled])):
+            read[cand.hit_rank] = max(read.get(cand.hit_rank, 0.0), float(p))
+        for r in value:
+            p = min(max(read.get(r, 0.0), _LEAST_READ), 1 - _LEAST_READ)
+            value[r] += reader_weight * math.log(p / (1 - p))
     order = sorted(value, key=lambda r: (-value[r], r))
     return [dataclasses.replace(hits[r], score=round(value[r], 6)) for r in order]
 
@@ -485,9 +500,23 @@ def _previous(cand: _Candidate) -> str:
     return cand.chunk.heading if cand.chunk else ""
 
 
-def _read(q: Question, ranked: list[_Candidate], reader: Reader, policy: ReaderPolicy) -> list[_Candidate]:
-    """Score the best `policy.pool` candidates with the reader; the pool, best-read first."""
-    pool = ranked[: policy.pool]
+def _pool(ranked: list[_Candidate], size: int, lead_hits: int = 0) -> list[_Candidate]:
+    """The rules' best `size` candidates, and the best one of each of the first `lead_hits`
+    passages that has none among them: the reader sees something of every leading passage."""
+    pool = ranked[:size]
+    have = {c.hit_rank for c in pool}
+    for cand in ranked[size:]:
+        if cand.hit_rank < lead_hits and cand.hit_rank not in have:
+            pool.append(cand)
+            have.add(cand.hit_rank)
+    return pool
+
+
+def _read(q: Question, ranked: list[_Candidate], reader: Reader, policy: ReaderPolicy,
+          cfg: ComposeConfig = DEFAULT.compose) -> list[_Candidate]:
+    """Score the best `policy.pool` candidates (and the best of each lead passage) with the
+    reader; the pool, best-read first."""
+    pool = _pool(ranked, policy.pool, cfg.lead_passages)
     probs = reader.score(q.text, [(c.hit.title, _previous(c), c.sentence) for c in pool])
     for cand, p in zip(pool, probs):
         cand.reader = float(p)
@@ -655,7 +684,7 @@ def compose(
         chosen = _select(q, ranked, config)
         reason = _refusal_reason(ranked)
     if not chosen and learned:
-        ranked = _read(q, ranked, reader, policy)  # type: ignore[arg-type]
+        ranked = _read(q, ranked, reader, policy, config)  # type: ignore[arg-type]
         chosen = _select_learned(q, ranked, policy, config)  # type: ignore[arg-type]
         reason = _refusal_reason(ranked, policy.vetoes)  # type: ignore[union-attr]
     if not chosen:

@@ -91,10 +91,14 @@ class RetrievalConfig:
     # How many fused passages that rerank reads (at least top_k): a passage whose sentence states
     # the asked figure may be fused ninth or tenth behind passages that only share its words.
     rerank_pool: int = 12
+    # With the learned reader, that rerank also reads the rules' best `compose_pool` sentences and
+    # adds this weight x the log-odds of each passage's best-read one. 0 keeps the rules' order.
+    reader_rerank: float = 0.3
 
     def __post_init__(self) -> None:
         _at_least("rrf_k", self.rrf_k, 0)
         _at_least("sentence_rerank", self.sentence_rerank, 0.0)
+        _at_least("reader_rerank", self.reader_rerank, 0.0)
         _at_least("candidates", self.candidates, 1)
         _between("duplicate_jaccard", self.duplicate_jaccard, 0.0, 1.0)
         if self.fusion not in get_args(Fusion):
@@ -157,6 +161,10 @@ class ComposeConfig:
     lead_in_chars: int = 24
     # At most this many such items are added to a list answer.
     max_list_items: int = 6
+    # The reader reads the rules' best sentences (the policy's pool) and also the best sentence of
+    # each of this many leading passages that has none among them: a passage retrieval put first
+    # is read even when its wording is far from the question's ("项目深化年" for "什么“年”活动").
+    lead_passages: int = 3
     weights: ScoreWeights = field(default_factory=ScoreWeights)
 
     def __post_init__(self) -> None:
@@ -165,6 +173,7 @@ class ComposeConfig:
             _between(name, getattr(self, name), 0.0, 1.0)
         for name in ("before_chars", "subject_chars", "max_sentence_chars", "max_answer_chars", "lead_in_chars", "max_list_items"):
             _at_least(name, getattr(self, name), 1)
+        _at_least("lead_passages", self.lead_passages, 0)
         _at_least("refusal_sources", self.refusal_sources, 0)
 
 

@@ -175,7 +175,8 @@ class Engine:
             rerank_started = time.perf_counter()
             hits = rank_by_sentences(question or analyze(query), hits, self.chunks_by_id, self.idf, self._article_text,
                                      self.retrieval.sentence_rerank, self.config.compose,
-                                     self._page_years.get)[:top_k]
+                                     self._page_years.get, self.reader, self.retrieval.reader_rerank,
+                                     self.policy.pool if self.policy else 8)[:top_k]
             timings["rerank_ms"] = (time.perf_counter() - rerank_started) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         self._provenance(hits)

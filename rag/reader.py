@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ __all__ = ["Reader", "ReaderPolicy", "READER_DIR", "WEIGHTS_FILE", "file_sha256"
 READER_DIR = Path(__file__).parent / "models" / "reader"
 WEIGHTS_FILE = "reader.safetensors"
 BATCH = 32
+SEEN = 512  # pairs whose scores are remembered; the least recently read goes first
 
 
 def file_sha256(path: Path) -> str:
@@ -79,6 +81,8 @@ class Reader:
         self._bf16 = bf16
         self.id = model_id
         self._lock = threading.Lock()  # torch modules are not re-entrant across threads on CPU
+        # Pairs already read: search's rerank and the composer read the same sentences of a question.
+        self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()
 
     @classmethod
     def load(cls, folder: Path | None = None, *, bf16: bool | None = None) -> Reader:
@@ -116,16 +120,28 @@ class Reader:
         import torch
 
         pairs = [reader_pair(question, *item) for item in items]
-        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][1]))  # similar lengths batch well
-        logits = np.zeros(len(pairs), np.float32)
+        probs = np.zeros(len(pairs), np.float32)
         with self._lock, torch.inference_mode():
+            todo = []
+            for i, pair in enumerate(pairs):
+                if pair in self._seen:
+                    probs[i] = self._seen[pair]
+                else:
+                    todo.append(i)
+            order = sorted(todo, key=lambda i: len(pairs[i][1]))  # similar lengths batch well
             for j in range(0, len(order), BATCH):
                 idx = order[j: j + BATCH]
                 enc = self._tokenizer([pairs[i][0] for i in idx], [pairs[i][1] for i in idx],
                                       truncation="only_second", max_length=MAX_TOKENS, padding=True,
                                       pad_to_multiple_of=PAD_TO, return_tensors="pt")
-                logits[idx] = self._model(**enc).logits.float().squeeze(-1).numpy()
-        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+                logits = self._model(**enc).logits.float().squeeze(-1).numpy()
+                probs[idx] = 1.0 / (1.0 + np.exp(-logits))
+            for i in order:
+                self._seen[pairs[i]] = float(probs[i])
+                self._seen.move_to_end(pairs[i])
+            while len(self._seen) > SEEN:
+                self._seen.popitem(last=False)
+        return probs
 
 
 @dataclass(frozen=True)

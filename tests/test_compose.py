@@ -131,10 +131,19 @@ def test_a_second_confident_sentence_answers_the_second_part():
     assert "900亿元" in alone.answer and "147家" not in alone.answer
 
 
-def test_the_reader_reads_at_most_the_pool():
-    reader = FakeReader({"900亿元": 0.9})
-    ask_learned("招远2023年黄金产业总产值是多少？", [GOLD, TECH, ZY_TECH, DATED], reader, pool=3)
-    assert len(reader.calls) == 1 and len(reader.calls[0]) == 3
+def test_the_reader_reads_the_pool_and_something_of_each_lead_passage():
+    from rag.config import ComposeConfig
+    from rag.reader import ReaderPolicy
+
+    hits = [DATED, TECH, ZY_TECH, GOLD]
+    question = analyze("招远2023年黄金产业总产值是多少？")
+    alone = FakeReader({"900亿元": 0.9})
+    compose(question, hits, {}, IDF, reader=alone, policy=ReaderPolicy(pool=1), config=ComposeConfig(lead_passages=0))
+    assert len(alone.calls) == 1 and len(alone.calls[0]) == 1  # the rules' best: GOLD's figure
+    lead = FakeReader({"900亿元": 0.9})
+    compose(question, hits, {}, IDF, reader=lead, policy=ReaderPolicy(pool=1), config=ComposeConfig(lead_passages=3))
+    read = {s for _, _, s in lead.calls[0]}
+    assert len(read) == 4 and all(any(s in h.text for s in read) for h in hits)  # and one of each lead passage
 
 
 # --------------------------------------------------------------------------- checks read like users ask
@@ -215,6 +224,19 @@ def test_passages_are_reordered_by_their_best_sentence():
     assert [h.score for h in ranked] == sorted((h.score for h in ranked), reverse=True)
     kept = rank_by_sentences(question, [TECH, DATED, GOLD], {}, IDF, lambda _id: "", 0.0)
     assert [h.chunk_id for h in kept] == ["c2", "c4", "c1"]  # weight 0: the fused order
+
+
+def test_the_reader_moves_the_passage_it_reads_as_the_answer_first():
+    from rag.compose import rank_by_sentences
+
+    question = analyze("招远有多少家高新技术企业？")
+    hits = [TECH, ZY_TECH, GOLD]  # 环翠's count ranked above 招远's
+    reader = FakeReader({"147家": 0.95, "1238家": 0.05})
+    read = rank_by_sentences(question, hits, {}, IDF, lambda _id: "", 0.0, reader=reader, reader_weight=0.3, pool=8)
+    assert read[0].chunk_id == "c3" and len(reader.calls) == 1
+    assert [h.score for h in read] == sorted((h.score for h in read), reverse=True)
+    unread = rank_by_sentences(question, hits, {}, IDF, lambda _id: "", 0.0, reader=reader, reader_weight=0.0)
+    assert [h.chunk_id for h in unread] == ["c2", "c3", "c1"] and len(reader.calls) == 1  # weight 0: not read
 
 
 # --------------------------------------------------------------------------- scope, durations, lead, periods

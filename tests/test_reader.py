@@ -85,6 +85,17 @@ def test_the_reader_prefers_the_answering_sentence(reader):
 
 
 @pytest.mark.slow
+def test_a_pair_read_once_is_not_read_again(reader, monkeypatch):
+    question, item = "招远黄金产业总产值是多少？", ("招远", "", "黄金产业总产值达到900亿元。")
+    first = reader.score(question, [item])
+    model = reader._model
+    calls = []
+    monkeypatch.setattr(reader, "_model", lambda **enc: calls.append(enc) or model(**enc))
+    again = reader.score(question, [item, ("招远", "", "招远坚持生态优先。")])
+    assert again[0] == first[0] and len(calls) == 1 and calls[0]["input_ids"].shape[0] == 1  # only the new one
+
+
+@pytest.mark.slow
 def test_the_reader_scores_nothing_for_no_items(reader):
     assert reader.score("问题？", []).shape == (0,)
 
