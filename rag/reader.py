@@ -113,6 +113,11 @@ class Reader:
         tokenizer = AutoTokenizer.from_pretrained(str(base))
         return cls(model, tokenizer, use_bf16, f"e5-small-reader@{actual[:12]}")
 
+    def forget(self) -> None:
+        """Drop the remembered scores (a benchmark times cold reads)."""
+        with self._lock:
+            self._seen.clear()
+
     def score(self, question: str, items: Sequence[tuple[str, str, str]]) -> np.ndarray:
         """Probabilities that each (title, previous sentence, sentence) answers the question."""
         if not items:
