@@ -194,6 +194,13 @@ def _has_answer_type(q: Question, sentence: str) -> bool:
     return True
 
 
+def _named_unit(q: Question) -> bool:
+    """Whether the question names the unit it asks for ("多少人", "几个项目"), rather than the unit
+    being guessed from its words (money words: 元): a figure in another unit does not answer it."""
+    return q.kind in ("number", "compare") and bool(q.unit) and bool(
+        re.search(rf"(?:多少|几)\s*{re.escape(q.unit)}", q.text))  # type: ignore[arg-type]
+
+
 def _answer_clauses(q: Question, sentence: str) -> str:
     """The clauses of a sentence that carry a figure, each with the year stated nearest before it."""
     if q.kind not in ("number", "percent", "compare"):
@@ -314,7 +321,7 @@ def _scope_problems(q: Question, cand: _Candidate, context: str, subject_chars: 
 
 # The checks a candidate sentence can fail, by what they look at. The learned composer keeps the
 # ones named in its policy as vetoes; the rules composer needs all of them to pass.
-CHECKS = ("entity", "year", "ordinal", "period", "metric", "answer_type", "coverage")
+CHECKS = ("entity", "year", "ordinal", "period", "metric", "unit", "answer_type", "coverage")
 
 
 def _fail(cand: _Candidate, check: str, problem: str, missing: list[str] | None = None) -> None:
@@ -359,7 +366,9 @@ def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_yea
         spelled = (period,) + PERIOD_SYNONYMS.get(period, ())
         if not any(p in cand.sentence or p in context or p in before[-60:] for p in spelled):
             _fail(cand, "period", f"资料中没有“{period}”的相关数据", [period])
-    if not _has_answer_type(q, cand.sentence):
+    if not _has_answer_type(q, cand.sentence) and _named_unit(q):
+        _fail(cand, "unit", f"资料中没有以“{q.unit}”计的数字", [q.unit])  # type: ignore[list-item]
+    elif not _has_answer_type(q, cand.sentence):
         _fail(cand, "answer_type", 
               {"number": "资料中没有相应的数字", "percent": "资料中没有相应的百分比", "year": "资料中没有提到年份",
                "date": "资料中没有提到时间"}.get(q.kind, "资料中没有相应的数字"))

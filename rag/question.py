@@ -95,6 +95,13 @@ def _pos_tokenizer():
 
 
 _POS = None
+
+
+def _in_dictionary(word: str) -> bool:
+    """Whether jieba's dictionary (or the profile's) holds the word. A word it only guessed
+    ("招大" of 招大项目, "新开工", "申报") may carry an organisation's tag by chance, so only a word
+    it knows counts as a name by its tag."""
+    return bool(_pos_tokenizer().tokenizer.FREQ.get(word))
 def _gazetteer() -> tuple[str, ...]:
     """The active profile's place names, longest first."""
     return active_profile().places
@@ -139,7 +146,8 @@ def _entities(text: str) -> tuple[list[str], list[str]]:
                 places = [stem if p == inside[0] else p for p in places if p not in inside[1:]]
             elif not any(stem in p or p in stem for p in places):
                 places.append(stem)
-        elif flag in ("nt", "nz") or (word.endswith(profile.org_endings) and word not in profile.org_endings):
+        elif (flag in ("nt", "nz") and _in_dictionary(word)) or \
+                (word.endswith(profile.org_endings) and word not in profile.org_endings):
             # (a bare "集团" or "公司" is the kind of body, not a name: "港口集团" asks of 山东港口)
             orgs.append(word)
     orgs = list(dict.fromkeys(orgs))
@@ -157,7 +165,8 @@ def _kind_and_unit(text: str) -> tuple[str, str | None]:
         return ("year" if re.search(r"哪一年|哪年|何年", text) else "date"), None
     if re.search(_LIST, text) and "多少" not in text:
         return "list", None
-    unit_match = re.search(r"(?:多少|几)\s*(" + UNIT + r")", text)
+    # "那几个城郊村…多少钱": 那/这/哪几 points back at things named, it does not ask how many.
+    unit_match = re.search(r"(?<![那这哪])(?:多少|几)\s*(" + UNIT + r")", text)
     if re.search(r"和|与|相比|哪个更|分别|比较|对比|各", text) and len(sum(_entities(text), [])) >= 2 \
             and re.search(r"分别|各|相比|哪个更|比较|对比", text):
         return "compare", unit_match.group(1) if unit_match else None

@@ -157,7 +157,7 @@ class ReaderPolicy:
     accept: float = 0.5  # the best sentence must score at least this, else the answer is a refusal
     extra: float = 0.8  # a further sentence (two-part questions, lists) must score this share of the best
     max_extra: int = 1  # further sentences at most (lists get two more)
-    vetoes: tuple[str, ...] = ("entity", "year", "ordinal", "period")  # rule checks that still refuse
+    vetoes: tuple[str, ...] = ("entity", "year", "ordinal", "period", "unit")  # rule checks that still refuse
     override: float = 0.0  # a sentence failing another check passes only when it scores this much
     pool: int = 24  # candidate sentences read per question, the best by the rules' score
 

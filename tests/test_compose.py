@@ -109,6 +109,24 @@ def test_the_reader_picks_a_sentence_the_rules_would_refuse_for_missing_words():
     assert not answer.refused and "900亿元" in answer.answer and markers(answer) == [1]
 
 
+def test_a_figure_in_another_unit_does_not_answer_a_question_that_names_its_unit():
+    from rag.compose import CHECKS
+
+    hydrogen = Hit("u1", "u1", "日照：加快实施460个省市重点项目", None, "000.txt",
+                   "蓝拓氢能项目全部建成达产后，年可实现产值40亿元、利税5亿元。", 0.9)
+    reader = FakeReader({"40亿元": 0.99})
+    refused = ask_learned("日照蓝拓氢能项目建成后能带动多少人就业？", [hydrogen], reader,
+                          vetoes=("entity", "year", "ordinal", "period", "unit"), override=0.7)
+    assert refused.refused and refused.refusal.code == "unit" and refused.refusal.missing == ["人"]
+    # a unit guessed from the question's words (钱: 元) is no such promise: the reader may overrule it
+    rise = Hit("u2", "u2", "科技强县“四行动”赋能 蒙阴高质量发展", None, "000.txt",
+               "2023年，蒙阴研发投入同比增幅超过90%。", 0.9)
+    answered = ask_learned("蒙阴2023年在研发上花的钱比上一年多了多少？", [rise], FakeReader({"90%": 0.99}),
+                           vetoes=("entity", "year", "ordinal", "period", "unit"), override=0.7)
+    assert not answered.refused and "90%" in answered.answer
+    assert "unit" in CHECKS
+
+
 def test_a_vetoed_check_refuses_even_a_confident_reader():
     answer = ask_learned("招远2022年黄金产业总产值是多少？", [GOLD], FakeReader({"900亿元": 0.99}),
                          vetoes=("year",))

@@ -114,10 +114,20 @@ def test_focus_is_the_metric_not_the_change():
         ("招远去年GDP涨了多少？", "percent", "%"),  # a rise is a rate
         ("招远的规上工业企业去年一共挣了多少钱？", "number", "元"),
         ("山东极电那个电池项目的厂房啥时候能完工？", "date", None),
+        ("乳山那几个城郊村每年最少能分到多少钱？", "number", "元"),  # 那几个 points back, it asks no count
+        ("乳山有几个城郊村参与分红？", "number", "个"),
     ],
 )
 def test_colloquial_kind_and_unit(question, kind, unit):
     assert (analyze(question).kind, analyze(question).unit) == (kind, unit)
+
+
+def test_a_word_jieba_only_guessed_is_no_name_by_its_tag():
+    q = analyze("芝罘今年招大项目的目标")  # "招大" is tagged as an organisation by jieba's guess
+    assert q.orgs == [] and "招大" in q.terms
+    from rag.question import _in_dictionary
+
+    assert not _in_dictionary("招大") and _in_dictionary("万华") and _in_dictionary("集团")
 
 
 @pytest.mark.parametrize(

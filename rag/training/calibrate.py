@@ -38,9 +38,9 @@ GRID = {
     "accept": (0.0, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.08, 0.2, 0.4),
     "extra": (0.5, 0.9),
     "vetoes": (
-        ("entity", "year", "ordinal", "period"),
-        ("entity", "year", "ordinal", "period", "answer_type"),
-        ("entity", "year", "ordinal", "period", "answer_type", "metric"),
+        ("entity", "year", "ordinal", "period", "unit"),
+        ("entity", "year", "ordinal", "period", "unit", "answer_type"),
+        ("entity", "year", "ordinal", "period", "unit", "answer_type", "metric"),
     ),
     # the other checks: overruled by a reader this confident (0: always; above 1: never)
     "override": (0.0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.01),
