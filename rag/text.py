@@ -114,7 +114,8 @@ NUMBER_WITH_UNIT = re.compile(
     NUMBER + r"\s*(?:多|余|近|约)?\s*(?:" + MAGNITUDE + r"?\s*(?:多|余)?\s*" + UNIT + "|" + MAGNITUDE + ")"
 )
 DIGITS = re.compile(r"\d+(?:\.\d+)?")
-ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+[批届期轮]|首批|首届")
+# "一期工程", "三期项目": a project's phase, which the answer must state as exactly as "第二批".
+ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+[批届期轮]|首批|首届|(?<![第上下这那同每本前后\d])[一二三四五六七八九十]期(?=工程|项目)")
 # The level of government a list or title belongs to ("省级专精特新企业" is not "国家级"):
 # like an ordinal, a qualifier the answer must state exactly.
 LEVEL = re.compile(r"(?:国家|省|市|县|区|镇|村)级")

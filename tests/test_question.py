@@ -122,6 +122,12 @@ def test_colloquial_kind_and_unit(question, kind, unit):
     assert (analyze(question).kind, analyze(question).unit) == (kind, unit)
 
 
+def test_a_phase_of_a_project_is_an_exact_qualifier():
+    assert analyze("伯特利三期项目总投资是多少？").ordinals == ["三期"]
+    assert analyze("南山LNG接收站一期工程什么时候能投产？").ordinals == ["一期"]
+    assert analyze("上一期项目投了多少？").ordinals == []  # the one before, not a phase
+
+
 def test_a_word_jieba_only_guessed_is_no_name_by_its_tag():
     q = analyze("芝罘今年招大项目的目标")  # "招大" is tagged as an organisation by jieba's guess
     assert q.orgs == [] and "招大" in q.terms
