@@ -61,7 +61,6 @@ _INCREMENT = re.compile(r"新增|净增|增加|新上|新入库|新备案|新开
 # A question that asks for a total ("目前总共有多少家") is not answered by a figure of how many were
 # added over a period ("去年以来新增16家"), unless the clause also states the total ("累计…达到"):
 # a "period" problem, since the figure covers a span and the total a moment.
-_LEAST_READ = 1e-4  # a probability floor: log-odds stay finite
 _ASKS_TOTAL = re.compile(r"总共|一共|总数|共有|现有|合计|总计")
 _STATES_TOTAL = re.compile(r"累计|总数|总量|达|共有|共计|总计|合计|现有|拥有")
 
@@ -466,6 +465,9 @@ def _candidates(q: Question, hits: list[Hit], chunks: dict[str, Chunk], articles
     return out
 
 
+_LEAST_READ = 1e-4  # a probability floor, so that log-odds stay finite
+
+
 def rank_by_sentences(q: Question, hits: list[Hit], chunks: dict[str, Chunk], idf: Callable[[str], float],
                       article_text: Callable[[str], str], weight: float,
                       cfg: ComposeConfig = DEFAULT.compose,
@@ -475,10 +477,9 @@ def rank_by_sentences(q: Question, hits: list[Hit], chunks: dict[str, Chunk], id
     sentence's score (less 1 when it fails a check) + 1 / (1 + the hit's rank). A passage whose
     sentence states the asked figure moves above the one that only introduces the topic (the
     LNG terminal's first paragraph above the one that gives its progress). With a `reader`, it
-    reads the rules' best `pool` sentences (and the best of each of the `cfg.lead_passages` first
-    hits), and each hit also gains reader_weight x the log-odds
-    of its best-read sentence (a hit with none read counts as read at probability 1e-4). Each
-    hit's score becomes that value."""
+    reads the rules' best `pool` sentences (and the best of each of the first `cfg.lead_passages`
+    hits), and each hit also gains reader_weight x the log-odds of its best-read sentence (a hit
+    with none read counts as read at probability 1e-4). Each hit's score becomes that value."""
     best: dict[int, float] = {}
     ranked = _candidates(q, hits, chunks, article_text, idf, cfg, page_year)
     for cand in ranked:

@@ -91,8 +91,10 @@ class RetrievalConfig:
     # How many fused passages that rerank reads (at least top_k): a passage whose sentence states
     # the asked figure may be fused ninth or tenth behind passages that only share its words.
     rerank_pool: int = 12
-    # With the learned reader, that rerank also reads the rules' best `compose_pool` sentences and
-    # adds this weight x the log-odds of each passage's best-read one. 0 keeps the rules' order.
+    # With the learned reader, that rerank also reads the rules' best sentences (the reader
+    # policy's pool) and adds this weight x the log-odds of each passage's best-read one; the
+    # composer then finds those sentences read. 0 keeps the rules' order. 0.3 chosen on the dev
+    # split (hybrid hit@1: seven halves 0.936 -> 0.946, news_dev6 0.833 -> 0.883; 0.1 and 0.2 gain less).
     reader_rerank: float = 0.3
 
     def __post_init__(self) -> None:
