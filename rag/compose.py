@@ -654,6 +654,20 @@ def _antecedent(cand: _Candidate) -> list[_Candidate]:
     return [_Candidate(cand.hit_rank, cand.hit, cand.chunk, cand.hit.text[start:end], cand.position - 1, (start, end))]
 
 
+def _elaboration(cand: _Candidate, cfg: ComposeConfig) -> list[_Candidate]:
+    """The sentence after a quoted one that only heads what follows ("谋划布局新能源产业新赛道。": short,
+    no figure, first in its paragraph or a subheading of its own): that sentence says what was done."""
+    if len(cand.sentence) > cfg.lead_in_chars or DIGITS.search(cand.sentence):
+        return []
+    spans = sentence_spans(cand.hit.text)
+    if cand.position >= len(spans) - 1 or spans[cand.position] != cand.span:
+        return []
+    if cand.position > 0 and "\n" not in cand.hit.text[spans[cand.position - 1][1]:cand.span[0]]:
+        return []  # not the paragraph's first sentence
+    start, end = spans[cand.position + 1]  # in its paragraph, or the next one when it is a subheading
+    return [_Candidate(cand.hit_rank, cand.hit, cand.chunk, cand.hit.text[start:end], cand.position + 1, (start, end))]
+
+
 def _citation(n: int, hit: Hit) -> Citation:
     return Citation(n, hit.chunk_id, hit.article_id, hit.title, hit.date, hit.source, hit.text, hit.score)
 
@@ -713,7 +727,8 @@ def compose(
         if cand.hit.chunk_id not in numbers:
             numbers[cand.hit.chunk_id] = len(numbers) + 1
             citations.append(_citation(numbers[cand.hit.chunk_id], cand.hit))
-        for quote in _antecedent(cand) + [cand]:
+        after = _elaboration(cand, config) if len(chosen) == 1 else []
+        for quote in _antecedent(cand) + [cand] + after:
             if (quote.hit.chunk_id, quote.span[0]) in quoted:
                 continue
             quoted.add((quote.hit.chunk_id, quote.span[0]))

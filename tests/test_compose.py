@@ -127,6 +127,17 @@ def test_a_figure_in_another_unit_does_not_answer_a_question_that_names_its_unit
     assert "unit" in CHECKS
 
 
+def test_a_subheading_is_quoted_with_the_sentence_that_follows_it():
+    energy = Hit("e1", "e1", "山东招远：县域经济高质量发展迈上新台阶", None, "000.txt",
+                 "谋划布局新能源产业新赛道。\n招远市聚焦光伏、海上风电、氢能以及储能四大产业，清洁能源装机规模达到93.6万千瓦。"
+                 "招远还是山东省首家开展“双碳”智慧管理平台建设的县市区。", 0.9)
+    answer = ask_learned("招远新能源发展得怎么样？", [energy], FakeReader({"新赛道": 0.9}))
+    assert [p.text for p in answer.parts][:1] == ["谋划布局新能源产业新赛道。"] and "93.6万千瓦" in answer.answer
+    assert "双碳" not in answer.answer and markers(answer) == [1, 1]
+    stated = ask_learned("招远清洁能源装机规模是多少？", [energy], FakeReader({"93.6万千瓦": 0.9}))
+    assert "新赛道" not in stated.answer  # a sentence with its figure needs no heading
+
+
 def test_a_vetoed_check_refuses_even_a_confident_reader():
     answer = ask_learned("招远2022年黄金产业总产值是多少？", [GOLD], FakeReader({"900亿元": 0.99}),
                          vetoes=("year",))

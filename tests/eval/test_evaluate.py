@@ -394,7 +394,7 @@ def test_repo_thresholds_file_loads_and_gates(report: dict[str, Any]) -> None:
     thresholds = load_thresholds(ROOT / "eval" / "thresholds.json")
     assert set(thresholds) == {"min", "max"}
     assert thresholds["min"]["retrieval.hybrid.overall.hit@5"] > 0
-    assert len(check_thresholds(report, thresholds)) == 4  # the fake engine misses all four
+    assert len(check_thresholds(report, thresholds)) == 5  # the fake engine misses all five
 
 
 @pytest.mark.parametrize(
