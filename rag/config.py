@@ -159,7 +159,8 @@ class ComposeConfig:
     list_share: float = 0.3
     # A refusal lists this many closest passages.
     refusal_sources: int = 3
-    # A paragraph opening this short ("“两项机制”推动工作落实。") names a list item.
+    # A paragraph opening this short ("“两项机制”推动工作落实。") names a list item; quoted alone and
+    # without a figure, it heads what follows, and the next sentence is quoted with it.
     lead_in_chars: int = 24
     # At most this many such items are added to a list answer.
     max_list_items: int = 6
