@@ -365,12 +365,13 @@ def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_yea
         spelled = (period,) + PERIOD_SYNONYMS.get(period, ())
         if not any(p in cand.sentence or p in context or p in before[-60:] for p in spelled):
             _fail(cand, "period", f"资料中没有“{period}”的相关数据", [period])
-    if not _has_answer_type(q, cand.sentence) and _named_unit(q):
-        _fail(cand, "unit", f"资料中没有以“{q.unit}”计的数字", [q.unit])  # type: ignore[list-item]
-    elif not _has_answer_type(q, cand.sentence):
-        _fail(cand, "answer_type", 
-              {"number": "资料中没有相应的数字", "percent": "资料中没有相应的百分比", "year": "资料中没有提到年份",
-               "date": "资料中没有提到时间"}.get(q.kind, "资料中没有相应的数字"))
+    if not _has_answer_type(q, cand.sentence):
+        if _named_unit(q):
+            _fail(cand, "unit", f"资料中没有以“{q.unit}”计的数字", [q.unit])  # type: ignore[list-item]
+        else:
+            _fail(cand, "answer_type",
+                  {"number": "资料中没有相应的数字", "percent": "资料中没有相应的百分比", "year": "资料中没有提到年份",
+                   "date": "资料中没有提到时间"}.get(q.kind, "资料中没有相应的数字"))
     if cand.coverage < (cfg.min_coverage if q.kind in ("number", "percent", "year", "date", "compare")
                         else cfg.min_coverage_open):
         missing = "、".join(f"“{t}”" for t in cand.missing_terms[:3])
@@ -640,18 +641,25 @@ def _lead_ins(best: _Candidate, article_chunks: list[Chunk], cfg: ComposeConfig)
 _PERSON_PRONOUN = re.compile(r"^[“\"]?(?:他|她)(?![国乡人日])")
 
 
+def _neighbour(cand: _Candidate, step: int) -> _Candidate | None:
+    """The sentence `step` places after (or before) a quoted one in its passage, if there is one."""
+    spans = sentence_spans(cand.hit.text)
+    at = cand.position + step
+    if cand.position >= len(spans) or spans[cand.position] != cand.span or not 0 <= at < len(spans):
+        return None
+    start, end = spans[at]
+    return _Candidate(cand.hit_rank, cand.hit, cand.chunk, cand.hit.text[start:end], at, (start, end))
+
+
+def _same_paragraph(first: _Candidate, second: _Candidate) -> bool:
+    return "\n" not in first.hit.text[first.span[1]:second.span[0]]
+
+
 def _antecedent(cand: _Candidate) -> list[_Candidate]:
     """The sentence before a quoted one that opens with a personal pronoun, when both are in one
     paragraph: "他主张与近邻修好…" is quoted with the sentence that names him."""
-    if not _PERSON_PRONOUN.match(cand.sentence) or cand.position == 0:
-        return []
-    spans = sentence_spans(cand.hit.text)
-    if cand.position >= len(spans) or spans[cand.position] != cand.span:
-        return []
-    start, end = spans[cand.position - 1]
-    if "\n" in cand.hit.text[end:cand.span[0]]:
-        return []
-    return [_Candidate(cand.hit_rank, cand.hit, cand.chunk, cand.hit.text[start:end], cand.position - 1, (start, end))]
+    before = _neighbour(cand, -1) if _PERSON_PRONOUN.match(cand.sentence) else None
+    return [before] if before and _same_paragraph(before, cand) else []
 
 
 def _elaboration(cand: _Candidate, cfg: ComposeConfig) -> list[_Candidate]:
@@ -659,13 +667,11 @@ def _elaboration(cand: _Candidate, cfg: ComposeConfig) -> list[_Candidate]:
     no figure, first in its paragraph or a subheading of its own): that sentence says what was done."""
     if len(cand.sentence) > cfg.lead_in_chars or DIGITS.search(cand.sentence):
         return []
-    spans = sentence_spans(cand.hit.text)
-    if cand.position >= len(spans) - 1 or spans[cand.position] != cand.span:
-        return []
-    if cand.position > 0 and "\n" not in cand.hit.text[spans[cand.position - 1][1]:cand.span[0]]:
+    before = _neighbour(cand, -1)
+    if before and _same_paragraph(before, cand):
         return []  # not the paragraph's first sentence
-    start, end = spans[cand.position + 1]  # in its paragraph, or the next one when it is a subheading
-    return [_Candidate(cand.hit_rank, cand.hit, cand.chunk, cand.hit.text[start:end], cand.position + 1, (start, end))]
+    after = _neighbour(cand, 1)  # in its paragraph, or the next one when it is a subheading
+    return [after] if after else []
 
 
 def _citation(n: int, hit: Hit) -> Citation:

@@ -84,6 +84,9 @@ class Engine:
         self.index = index
         self.reader = reader
         self.rules_first = rules_first and reader is not None  # the rules answer, the reader backs off
+        # Search reads with the reader only for the learned composer: rules-then-learned keeps the
+        # rules' speed wherever they answer.
+        self._ranking_reader = None if self.rules_first else reader
         self.policy = policy or (ReaderPolicy() if reader else None)
         self.embedder = embedder
         self.config = config
@@ -175,8 +178,8 @@ class Engine:
             rerank_started = time.perf_counter()
             hits = rank_by_sentences(question or analyze(query), hits, self.chunks_by_id, self.idf, self._article_text,
                                      self.retrieval.sentence_rerank, self.config.compose,
-                                     self._page_years.get, self.reader, self.retrieval.reader_rerank,
-                                     self.policy.pool if self.policy else 8)[:top_k]
+                                     self._page_years.get, self._ranking_reader, self.retrieval.reader_rerank,
+                                     self.policy.pool if self.policy else 0)[:top_k]
             timings["rerank_ms"] = (time.perf_counter() - rerank_started) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         self._provenance(hits)

@@ -102,6 +102,8 @@ def _in_dictionary(word: str) -> bool:
     ("招大" of 招大项目, "新开工", "申报") may carry an organisation's tag by chance, so only a word
     it knows counts as a name by its tag."""
     return bool(_pos_tokenizer().tokenizer.FREQ.get(word))
+
+
 def _gazetteer() -> tuple[str, ...]:
     """The active profile's place names, longest first."""
     return active_profile().places

@@ -131,6 +131,7 @@ class Reader:
             for i, pair in enumerate(pairs):
                 if pair in self._seen:
                     probs[i] = self._seen[pair]
+                    self._seen.move_to_end(pair)
                 else:
                     todo.append(i)
             order = sorted(todo, key=lambda i: len(pairs[i][1]))  # similar lengths batch well
@@ -143,7 +144,6 @@ class Reader:
                 probs[idx] = 1.0 / (1.0 + np.exp(-logits))
             for i in order:
                 self._seen[pairs[i]] = float(probs[i])
-                self._seen.move_to_end(pairs[i])
             while len(self._seen) > SEEN:
                 self._seen.popitem(last=False)
         return probs

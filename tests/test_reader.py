@@ -109,11 +109,18 @@ def test_the_learned_composer_answers_and_refuses_end_to_end(learned_engine):
 
 
 @pytest.mark.slow
-def test_rules_then_learned_shares_the_reader_and_backs_off_to_it(learned_engine, e5_index):
+def test_rules_then_learned_shares_the_reader_and_backs_off_to_it(learned_engine, e5_index, monkeypatch):
     from rag.engine import Engine
 
     both = Engine.open(e5_index, composer="rules-then-learned")
     assert both.health()["composer"] == "rules-then-learned" and both.reader is not None
+    read, score = [], both.reader.score
+    monkeypatch.setattr(both.reader, "score", lambda q, items: read.append(q) or score(q, items))
+    both.search("招远2023年黄金产业总产值是多少？")
+    assert read == []  # its search keeps the rules' speed: the reader ranks only for `learned`
+    learned_engine.reader.forget()
+    ranked = learned_engine.search("招远2023年黄金产业总产值是多少？")
+    assert ranked and learned_engine.reader._seen  # the learned composer's search reads
     answer = both.ask("招远2023年黄金产业总产值是多少？")
     assert not answer.refused and "900亿元" in answer.answer
     assert both.ask("招远2022年黄金产业总产值是多少？").refused  # the reader's vetoes hold too
