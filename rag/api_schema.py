@@ -121,7 +121,7 @@ class AnswerPartModel(BaseModel):
 
 
 class RefusalModel(BaseModel):
-    code: str = Field(..., description="why: entity, year, ordinal, period, metric, unit, answer_type, coverage, "
+    code: str = Field(..., description="why: entity, name, year, ordinal, period, metric, unit, answer_type, coverage, "
                                        "no_passages or not_found")
     missing: list[str] = Field(..., description="what was asked for and not found, e.g. [\"2022年\"]")
     reason: str = Field(..., description="the reason in words, as the answer text gives it (may be empty)")

@@ -491,11 +491,14 @@ def eval_cmd(gold, split, composer, dataset, mrc_dir, sample, modes, index_dir, 
               help="go on from this trained reader (e.g. rag/models/reader) instead of the e5 base")
 @click.option("--replay", default=0.0, show_default=True,
               help="with --init: share of that reader's own training pairs mixed back in")
+@click.option("--hard-negatives", default=0, show_default=True,
+              help="more negatives per MRC or written question: the sentence after the answer, and those "
+                   "that echo the question without it")
 @click.option("--pack", "pack_dir", type=click.Path(path_type=Path), default=None,
               help="write a training pack here and stop (for a GPU machine: see rag/training/pack.py)")
 def train_reader_cmd(out, mrc_dir, news, news_articles, minutes, epochs, lr, batch_size, seed,
                      questions_per_article, news_sample, mrc_repeat, written, written_repeat, init_dir, replay,
-                     pack_dir):
+                     hard_negatives, pack_dir):
     """Fine-tune the sentence reader from multilingual-e5-small (CPU or GPU; never run by CI).
 
     Example: nohup rag train-reader --minutes 90 > train.log &
@@ -511,7 +514,7 @@ def train_reader_cmd(out, mrc_dir, news, news_articles, minutes, epochs, lr, bat
                       minutes=minutes, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
                       questions_per_article=questions_per_article, news_sample=news_sample, mrc_repeat=mrc_repeat,
                       written=[str(w) for w in written], written_repeat=written_repeat,
-                      init=str(init_dir or ""), replay=replay)
+                      init=str(init_dir or ""), replay=replay, hard_negatives=hard_negatives)
     if pack_dir is not None:
         from rag.training.pack import build_pack
 

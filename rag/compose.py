@@ -170,6 +170,10 @@ _RANK = re.compile(r"第\s*(?:\d+|[一二三四五六七八九十百]+)(?![\d一
 _ASKS_DURATION = re.compile(r"多长时间|多久|多少天|几天|几个月|多少年|几年|时长")
 
 
+# A year of any era: "1256年", "民国七十一年", "公元前221年" (YEAR is the press's 19xx and 20xx).
+_ANY_YEAR = re.compile(r"(?<![\d.])\d{3,4}\s*年(?!代)|(?:公元前?|民国)\s*[\d〇零一二三四五六七八九十百]+\s*年")
+
+
 def _has_answer_type(q: Question, sentence: str) -> bool:
     if q.kind in ("number", "compare"):
         numbers = [m.group(0) for m in NUMBER_WITH_UNIT.finditer(sentence) if not _INDEFINITE.fullmatch(m.group(0))
@@ -186,10 +190,10 @@ def _has_answer_type(q: Question, sentence: str) -> bool:
         return bool(re.search(r"\d\s*[%％]|个百分点|百分之|倍", sentence))
     sentence = DATELINE.sub("", sentence)
     if q.kind == "year":
-        return bool(YEAR.search(sentence))
+        return bool(YEAR.search(sentence) or _ANY_YEAR.search(sentence))
     if q.kind == "date":
         return bool(re.search(r"\d+\s*[月日]|\d{4}\s*年|[一二三四]季度|上半年|下半年|年底|年末|年初|年内|月底|月份"
-                              r"|今年|明年|去年|当年|近日|近期", sentence))
+                              r"|今年|明年|去年|当年|近日|近期", sentence) or _ANY_YEAR.search(sentence))
     return True
 
 
@@ -320,7 +324,7 @@ def _scope_problems(q: Question, cand: _Candidate, context: str, subject_chars: 
 
 # The checks a candidate sentence can fail, by what they look at. The learned composer keeps the
 # ones named in its policy as vetoes; the rules composer needs all of them to pass.
-CHECKS = ("entity", "year", "ordinal", "period", "metric", "unit", "answer_type", "coverage")
+CHECKS = ("entity", "name", "year", "ordinal", "period", "metric", "unit", "answer_type", "coverage")
 
 
 def _fail(cand: _Candidate, check: str, problem: str, missing: list[str] | None = None) -> None:
@@ -338,8 +342,8 @@ def _check(q: Question, cand: _Candidate, article_year: int | None, inferred_yea
     absent += _scope_problems(q, cand, context, cfg.subject_chars)
     if q.kind == "compare" and len(absent) < len(q.entities):
         absent = []  # each side of a comparison is answered by its own sentence
-    for name in absent:
-        _fail(cand, "entity", f"资料中没有提到“{name}”", [name])
+    for name in absent:  # a name only jieba's tag made one ("东西", "塔楼") may be a common word
+        _fail(cand, "name" if name in q.guessed else "entity", f"资料中没有提到“{name}”", [name])
     for check, problem in (("year", _year_problem(q, cand, article_year or inferred_year)),
                            ("year", _relative_problem(q, cand, article_year or inferred_year))):
         if problem:
@@ -662,6 +666,17 @@ def _antecedent(cand: _Candidate) -> list[_Candidate]:
     return [before] if before and _same_paragraph(before, cand) else []
 
 
+def _context_answer(q: Question, cand: _Candidate, by_place: dict[tuple[int, int], _Candidate],
+                    vetoes: set[str]) -> list[_Candidate]:
+    """The sentence before a quoted one, when the quoted one lacks what was asked (a figure, a
+    year) and that one states it: the reader read it as the quoted sentence's context, so it may
+    be what made the quoted one score ("忽必烈率军抵达河南汝南" after "1256年夏天，…")."""
+    before = by_place.get((cand.hit_rank, cand.position - 1))
+    if before is None or _has_answer_type(q, cand.sentence) or not _has_answer_type(q, before.sentence):
+        return []
+    return [] if vetoes & set(before.checks) else [before]
+
+
 def _elaboration(cand: _Candidate, cfg: ComposeConfig) -> list[_Candidate]:
     """The sentence after a quoted one that only heads what follows ("谋划布局新能源产业新赛道。": short,
     no figure, first in its paragraph or a subheading of its own): that sentence says what was done."""
@@ -708,6 +723,7 @@ def compose(
     if not hits:
         return refusal(hits, Refusal("no_passages", [], "索引中没有相关资料"), config.refusal_sources)
     ranked = _candidates(q, hits, chunks, article_text, idf, config, page_year)
+    by_place = {(c.hit_rank, c.position): c for c in ranked}
     learned = reader is not None and policy is not None
     chosen: list[_Candidate] = []
     if not learned or rules_first:
@@ -729,12 +745,14 @@ def compose(
     citations: list[Citation] = []
     parts: list[AnswerPart] = []
     quoted: set[tuple[str, int]] = set()
+    vetoes = set(policy.vetoes) if learned else set(CHECKS)  # type: ignore[union-attr]
     for cand in chosen:
         if cand.hit.chunk_id not in numbers:
             numbers[cand.hit.chunk_id] = len(numbers) + 1
             citations.append(_citation(numbers[cand.hit.chunk_id], cand.hit))
         after = _elaboration(cand, config) if len(chosen) == 1 else []
-        for quote in _antecedent(cand) + [cand] + after:
+        stated = _context_answer(q, cand, by_place, vetoes) if cand is best else []
+        for quote in _antecedent(cand) + stated + [cand] + after:
             if (quote.hit.chunk_id, quote.span[0]) in quoted:
                 continue
             quoted.add((quote.hit.chunk_id, quote.span[0]))

@@ -59,6 +59,15 @@ class Profile:
         path = self.path / "userdict.txt"
         return path if path.exists() else None
 
+    @functools.cached_property
+    def names(self) -> frozenset[str]:
+        """The words of its user dictionary: the place, company and programme names it knows."""
+        path = self.userdict
+        if path is None:
+            return frozenset()
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return frozenset(line.split()[0] for line in lines if line.strip() and not line.startswith("#"))
+
     def manifest(self) -> dict[str, str]:
         """How the index manifest records it: a shipped profile by name, another by its path."""
         shipped = self.path.resolve().parent == PROFILES_DIR.resolve()

@@ -77,6 +77,9 @@ class Question:
     focus: str | None = None  # the word the question asks the value of ("总产值" in "总产值是多少")
     focus_words: list[str] = field(default_factory=list)  # focus and the noun joined to it ("进出口总额")
     ordinals: list[str] = field(default_factory=list)  # "第二批", "省级": must match exactly
+    # The names among places and orgs that only jieba's tag makes names ("东西", "塔楼", "二战"):
+    # not in the gazetteer or the profile's dictionary, no administrative suffix, no organisation ending.
+    guessed: list[str] = field(default_factory=list)
 
     @property
     def entities(self) -> list[str]:
@@ -124,11 +127,13 @@ def places_in(text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _entities(text: str) -> tuple[list[str], list[str]]:
+def _entities(text: str) -> tuple[list[str], list[str], list[str]]:
+    """Places, organisations, and which of them only jieba's part-of-speech tag names."""
     profile = active_profile()
     generic = profile.generic_places
     places: list[str] = places_in(text)
     orgs: list[str] = []
+    guessed: set[str] = set()
     words = _pos_tokenizer().lcut(text)
     for (word, _flag), (after, _) in zip(words, words[1:] + [("", "")]):
         # "蓬莱" + "区": a name jieba does not know, followed by an administrative suffix.
@@ -148,15 +153,20 @@ def _entities(text: str) -> tuple[list[str], list[str]]:
                 places = [stem if p == inside[0] else p for p in places if p not in inside[1:]]
             elif not any(stem in p or p in stem for p in places):
                 places.append(stem)
-        elif (flag in ("nt", "nz") and _in_dictionary(word)) or \
-                (word.endswith(profile.org_endings) and word not in profile.org_endings):
+                if not word.endswith(COUNTY_SUFFIXES + ("镇",)) and word not in profile.names:
+                    guessed.add(stem)
+        elif word.endswith(profile.org_endings) and word not in profile.org_endings:
             # (a bare "集团" or "公司" is the kind of body, not a name: "港口集团" asks of 山东港口)
             orgs.append(word)
+        elif flag in ("nt", "nz") and _in_dictionary(word):
+            orgs.append(word)
+            if word not in profile.names:  # jieba's own dictionary tags "二战" and "新开工" so
+                guessed.add(word)
     orgs = list(dict.fromkeys(orgs))
     places = [p for p in dict.fromkeys(places) if p not in generic and place_stem(p) not in generic
               and not any(p in org for org in orgs)]  # "东港" in "山东港口", "烟台" in "烟台综合保税区"
     places.sort(key=lambda p: text.find(p) if p in text else len(text))
-    return places, orgs
+    return places, orgs, [name for name in places + orgs if name in guessed]
 
 
 _LIST = r"哪几|哪些|哪[两二三四五六七八九十\d]+|分别(?:指|是)什么|分别指|包括什么|包括哪|都有什么|有哪"
@@ -169,7 +179,7 @@ def _kind_and_unit(text: str) -> tuple[str, str | None]:
         return "list", None
     # "那几个城郊村…多少钱": 那/这/哪几 points back at things named, it does not ask how many.
     unit_match = re.search(r"(?<![那这哪])(?:多少|几)\s*(" + UNIT + r")", text)
-    if re.search(r"和|与|相比|哪个更|分别|比较|对比|各", text) and len(sum(_entities(text), [])) >= 2 \
+    if re.search(r"和|与|相比|哪个更|分别|比较|对比|各", text) and len(sum(_entities(text)[:2], [])) >= 2 \
             and re.search(r"分别|各|相比|哪个更|比较|对比", text):
         return "compare", unit_match.group(1) if unit_match else None
     if unit_match:
@@ -224,7 +234,7 @@ def analyze(text: str) -> Question:
     """Parse a question into what it asks for."""
     text = text.strip()
     kind, unit = _kind_and_unit(text)
-    places, orgs = _entities(text)
+    places, orgs, guessed = _entities(text)
     years = [int(y) for y in YEAR.findall(text)]
     years += [int(y) for y in YEAR_BEFORE_PERIOD.findall(text) if int(y) not in years]
     periods = [p for p in PERIOD_WORDS if p in text or any(alt in text for alt in PERIOD_SYNONYMS.get(p, ()))]
@@ -258,7 +268,7 @@ def analyze(text: str) -> Question:
             if term != focus and term in nouns and text.find(term + focus) == at - len(term) >= 0:
                 focus_words.insert(0, term)
     return Question(text, kind, unit, places, orgs, years, periods, relative, terms,
-                    focus, focus_words, ORDINAL.findall(text) + LEVEL.findall(text))
+                    focus, focus_words, ORDINAL.findall(text) + LEVEL.findall(text), guessed)
 
 
 def _join_everyday_phrases(terms: list[str], text: str) -> list[str]:

@@ -114,7 +114,7 @@ class Citation:
 # Why an answer is a refusal, by what was missing. The composer's checks (rag.compose.CHECKS)
 # name their own codes; "no_passages" means retrieval found nothing, "not_found" that no
 # sentence answers and no single check is to blame.
-REFUSAL_CODES = ("entity", "year", "ordinal", "period", "metric", "unit", "answer_type", "coverage",
+REFUSAL_CODES = ("entity", "name", "year", "ordinal", "period", "metric", "unit", "answer_type", "coverage",
                  "no_passages", "not_found")
 
 

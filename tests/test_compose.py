@@ -127,6 +127,35 @@ def test_a_figure_in_another_unit_does_not_answer_a_question_that_names_its_unit
     assert "unit" in CHECKS
 
 
+def test_a_guessed_name_is_a_check_a_confident_reader_may_overrule():
+    tower = Hit("t1", "t1", "托尔金", None, "000.txt",
+                "托尔金作品中的黑暗双塔，可能源自艾吉巴斯顿水塔和伯明翰的傻瓜塔。", 0.9)
+    question = "托尔金作品中黑暗双塔的想像可能源自水塔和哪一个塔楼？"  # 塔楼: jieba's place name
+    vetoes = ("entity", "year", "ordinal", "period", "unit")
+    answered = ask_learned(question, [tower], FakeReader({"傻瓜塔": 0.95}), vetoes=vetoes, override=0.7)
+    assert not answered.refused and "傻瓜塔" in answered.answer
+    unsure = ask_learned(question, [tower], FakeReader({"傻瓜塔": 0.5}), vetoes=vetoes, override=0.7)
+    assert unsure.refused  # an unsure reader does not overrule it
+    assert ask("托尔金作品中黑暗双塔的想像可能源自水塔和哪一个塔楼？", [tower]).refusal.code == "name"
+    # a place the gazetteer knows still vetoes, however sure the reader is
+    other = ask_learned("寿光2023年黄金产业总产值是多少？", [GOLD], FakeReader({"900亿元": 0.99}),
+                        vetoes=vetoes, override=0.7)
+    assert other.refused and other.refusal.code == "entity"
+
+
+def test_the_year_the_reader_read_as_context_is_quoted_before_the_sentence_it_scored():
+    yuan = Hit("y1", "y1", "元世祖", None, "000.txt",
+               "1256年夏天，蒙哥正式宣布了攻击南宋的意向。忽必烈率军抵达河南汝南，继续向南宋进发。", 0.9)
+    answer = ask_learned("忽必烈的军队在哪一年抵达河南汝南？", [yuan], FakeReader({"抵达河南汝南": 0.95}))
+    assert not answer.refused and "1256年" in answer.answer and "抵达河南汝南" in answer.answer
+    assert markers(answer) == [1, 1]
+    # a sentence that states what was asked stands alone
+    stated = Hit("y2", "y2", "元世祖", None, "000.txt",
+                 "蒙哥正式宣布了攻击南宋的意向。1256年，忽必烈率军抵达河南汝南。", 0.9)
+    alone = ask_learned("忽必烈的军队在哪一年抵达河南汝南？", [stated], FakeReader({"抵达河南汝南": 0.95}))
+    assert alone.answer.startswith("1256年") and markers(alone) == [1]
+
+
 def test_a_subheading_is_quoted_with_the_sentence_that_follows_it():
     energy = Hit("e1", "e1", "山东招远：县域经济高质量发展迈上新台阶", None, "000.txt",
                  "谋划布局新能源产业新赛道。\n招远市聚焦光伏、海上风电、氢能以及储能四大产业，清洁能源装机规模达到93.6万千瓦。"

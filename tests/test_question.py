@@ -32,6 +32,14 @@ def test_places_outside_the_corpus_are_still_found():
     assert "寿光" in analyze("寿光市2023年蔬菜产量是多少？").places
 
 
+def test_a_name_only_jiebas_tag_makes_one_is_marked_guessed():
+    q = analyze("哪一种东西来形容纳戈尔诺卡拉巴赫的边界轮廓?")  # 东西 is tagged a place name
+    assert "东西" in q.places and q.guessed == ["东西"]
+    # a place of the gazetteer, or one written with its administrative suffix, is known
+    assert analyze("寿光市2023年蔬菜产量是多少？").guessed == []
+    assert analyze("招远2023年黄金产业总产值是多少？").guessed == []
+
+
 def test_generic_places_are_not_entities():
     assert analyze("山东省2023年竣工投产项目有多少个？").places == []
 

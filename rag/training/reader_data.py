@@ -19,6 +19,10 @@ Two sources, both offline:
   that the article does not answer, the sentence a careless reader would quote. They teach what
   cloze questions cannot: a question that does not repeat the sentence.
 
+Optionally (`hard`), each answerable question also gets hard negatives from its own passage: the
+sentence after the answer (which holds the answer only in its context) and the sentences that echo
+the question's wording without the answer.
+
 No question of the project's own eval sets is used.
 """
 
@@ -29,7 +33,7 @@ import hashlib
 import json
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -71,9 +75,29 @@ def _sentences(text: str) -> list[str]:
 
 # --------------------------------------------------------------------------- reading comprehension
 
+def _bigrams(text: str) -> set[str]:
+    return {text[i:i + 2] for i in range(len(text) - 1)}
+
+
+def hard_negatives(question: str, sentences: list[str], pos: int, answers: list[str], count: int,
+                   taken: Collection[int] = ()) -> list[int]:
+    """Up to `count` sentences that look like answers and are not: first the one after the answer
+    sentence (the reader sees the answer there as its context), then those sharing the most
+    character pairs with the question (a sentence that echoes the question and lacks the answer).
+    Chosen without random draws, so a recipe without them keeps its pairs."""
+    if count <= 0:
+        return []
+    usable = [i for i in range(len(sentences))
+              if i != pos and i not in taken and not any(a in sentences[i] for a in answers)]
+    words = _bigrams(question)
+    order = sorted(usable, key=lambda i: (i != pos + 1, -len(words & _bigrams(sentences[i])), i))
+    return order[:count]
+
+
 def mrc_examples(corpus: Path, qa: Path, rng: random.Random, name: str, negatives: int = 3,
-                 held_out: bool = False) -> list[Example]:
-    """Pairs from the training passages, or (held_out=True) from the held-out ones."""
+                 held_out: bool = False, hard: int = 0) -> list[Example]:
+    """Pairs from the training passages, or (held_out=True) from the held-out ones; `hard` more
+    negatives per question from `hard_negatives`."""
     passages = {p["id"]: p for p in _read_jsonl(corpus)}
     by_title: dict[str, list[str]] = {}
     for pid, p in passages.items():
@@ -103,8 +127,11 @@ def mrc_examples(corpus: Path, qa: Path, rng: random.Random, name: str, negative
         prev = lambda i: sentences[i - 1] if i > 0 else ""  # noqa: E731
         out.append(Example(item["question"], title, prev(pos), sentences[pos], 1, name))
         others = [i for i in range(len(sentences)) if i != pos and answer not in sentences[i]]
-        for i in rng.sample(others, min(negatives - 1, len(others))):
+        drawn = rng.sample(others, min(negatives - 1, len(others)))
+        for i in drawn:
             out.append(Example(item["question"], title, prev(i), sentences[i], 0, name))
+        for i in hard_negatives(item["question"], sentences, pos, [answer], hard, set(drawn)):
+            out.append(Example(item["question"], title, prev(i), sentences[i], 0, f"{name}-hard"))
         siblings = [p for p in by_title.get(title, []) if p != pid and is_held_out(p) == held_out]
         if siblings:
             other = passages[rng.choice(siblings)]
@@ -271,7 +298,7 @@ def articles_to_write_about(path: Path, count: int, seed: int = 2026) -> list[di
 
 
 def written_examples(paths: list[Path], news: Path, rng: random.Random,
-                     distractors: int = 2) -> tuple[list[Example], list[Example]]:
+                     distractors: int = 2, hard: int = 0) -> tuple[list[Example], list[Example]]:
     """(training, held-out) pairs from files of written questions, from one pass over the news file: the
     named sentence is the positive (or, for a near miss, a negative), two other sentences of the
     article with figures are distractors. Questions on one article in ten (`is_held_out` of its id)
@@ -299,8 +326,10 @@ def written_examples(paths: list[Path], news: Path, rng: random.Random,
         if answers:
             others = [i for i, s in enumerate(sentences)
                       if i != pos and not any(a in s for a in answers) and (_FIGURE.search(s) or YEAR.search(s))]
-            out += [Example(question, title, prev(i), sentences[i], 0, "written-distractor")
-                    for i in rng.sample(others, min(distractors, len(others)))]
+            drawn = rng.sample(others, min(distractors, len(others)))
+            out += [Example(question, title, prev(i), sentences[i], 0, "written-distractor") for i in drawn]
+            out += [Example(question, title, prev(i), sentences[i], 0, "written-hard")
+                    for i in hard_negatives(question, sentences, pos, answers, hard, set(drawn))]
         return out
 
     # training first, then held out: the order the random draws were made in for the shipped reader

@@ -57,6 +57,7 @@ class TrainConfig:
     written_repeat: int = 1
     init: str = ""  # a trained reader folder to go on from (continued training) instead of the e5 base
     replay: float = 0.0  # with init: share of the init's own training pairs mixed back in, so it keeps them
+    hard_negatives: int = 0  # per answerable MRC or written question (reader_data.hard_negatives)
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -73,6 +74,8 @@ class TrainConfig:
             parts += (*(hashlib.sha256(Path(w).read_bytes()).hexdigest() for w in self.written), self.written_repeat)
         if self.init:  # (likewise for a recipe that starts from the base)
             parts += (recipe_of(Path(self.init)).data_key(), self.replay)
+        if self.hard_negatives:  # (and for one without hard negatives)
+            parts += (f"hard{self.hard_negatives}",)
         return hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()[:12]
 
 
@@ -125,8 +128,8 @@ def examples(cfg: TrainConfig, work: Path) -> tuple[list[Example], list[Example]
     check: list[Example] = []
     for name in ("drcd", "cmrc_trial"):
         corpus, qa = mrc / f"{name}.corpus.jsonl.gz", mrc / f"{name}.qa.jsonl.gz"
-        train += mrc_examples(corpus, qa, rng, name) * cfg.mrc_repeat
-        check += mrc_examples(corpus, qa, rng, name, held_out=True)
+        train += mrc_examples(corpus, qa, rng, name, hard=cfg.hard_negatives) * cfg.mrc_repeat
+        check += mrc_examples(corpus, qa, rng, name, held_out=True, hard=cfg.hard_negatives)
     news = news_examples(Path(cfg.news), rng, cfg.news_articles, per_article=cfg.questions_per_article,
                          sample=cfg.news_sample) if cfg.news_articles else []
     questions = sorted({e.question for e in news if e.label == 1})
@@ -136,7 +139,8 @@ def examples(cfg: TrainConfig, work: Path) -> tuple[list[Example], list[Example]
     check += [e for e in news if e.question in kept_out]
     if cfg.written:
         other = random.Random(cfg.seed + 1)  # the pairs above stay those of a recipe without them
-        written, written_check = written_examples([Path(w) for w in cfg.written], Path(cfg.news), other)
+        written, written_check = written_examples([Path(w) for w in cfg.written], Path(cfg.news), other,
+                                                  hard=cfg.hard_negatives)
         train += written * cfg.written_repeat
     else:
         written_check = []

@@ -178,3 +178,27 @@ def test_several_files_of_written_questions_are_read_together_and_each_keys_the_
     assert one.written == [str(first)] and one.data_key() == TrainConfig(mrc_dir="m", news="n",
                                                                           written=[str(first)]).data_key()
     assert TrainConfig(mrc_dir="m", news="n", written=[str(first), str(second)]).data_key() != one.data_key()
+
+
+def test_hard_negatives_are_the_sentence_after_the_answer_then_those_echoing_the_question(tmp_path):
+    from rag.training.reader_data import hard_negatives
+    from rag.training.train_reader import TrainConfig
+
+    sentences = ["梵语是古印度的语言。", "在欧洲，梵语研究由德国学者开创。", "此后欧洲的梵语研究兴盛起来。",
+                 "它影响了许多语言。", "欧洲学者研究梵语的热情很高。"]
+    question = "欧洲的梵语研究由哪国学者开创？"
+    assert hard_negatives(question, sentences, 1, ["德国"], 2) == [2, 4]
+    assert hard_negatives(question, sentences, 1, ["德国"], 2, taken={2}) == [4, 0]
+    assert hard_negatives(question, sentences, 1, ["德国"], 0) == []
+    pid = _train_ids(40)[0]
+    corpus = _write(tmp_path / "c.jsonl.gz", [{"id": pid, "title": "梵文", "text": "".join(sentences)}])
+    qa = _write(tmp_path / "q.jsonl.gz", [{"id": "q1", "question": question, "answers": ["德国"],
+                                           "passage_id": pid, "split": "dev"}])
+    plain = mrc_examples(corpus, qa, random.Random(0), "toy")
+    hard = mrc_examples(corpus, qa, random.Random(0), "toy", hard=1)
+    assert [e for e in hard if e.source != "toy-hard"] == plain  # the random draws stay as they were
+    drawn = {sentences.index(e.sentence) for e in plain if e.label == 0}
+    expected = hard_negatives(question, sentences, 1, ["德国"], 1, taken=drawn)
+    assert [(e.sentence, e.previous, e.label) for e in hard if e.source == "toy-hard"] == [
+        (sentences[expected[0]], sentences[expected[0] - 1] if expected[0] else "", 0)]
+    assert TrainConfig(mrc_dir="m", news="n", hard_negatives=2).data_key() != TrainConfig(mrc_dir="m", news="n").data_key()
