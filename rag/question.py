@@ -87,13 +87,16 @@ class Question:
 
 
 def _pos_tokenizer():
+    """jieba's part-of-speech tagger over the tokenizer of the active profile (rebuilt when another
+    profile's dictionary is loaded, so that tags follow the index's profile)."""
     global _POS
-    if _POS is None:
-        import jieba.posseg
+    import jieba.posseg
 
-        from rag.tokenize import _get_jieba as jieba_tokenizer  # one dictionary load for both
+    from rag.tokenize import _get_jieba as jieba_tokenizer  # one dictionary load for both
 
-        _POS = jieba.posseg.POSTokenizer(jieba_tokenizer())
+    tokenizer = jieba_tokenizer()
+    if _POS is None or _POS.tokenizer is not tokenizer:
+        _POS = jieba.posseg.POSTokenizer(tokenizer)
     return _POS
 
 

@@ -40,6 +40,17 @@ def test_a_name_only_jiebas_tag_makes_one_is_marked_guessed():
     assert analyze("招远2023年黄金产业总产值是多少？").guessed == []
 
 
+def test_the_tagger_follows_the_active_profiles_dictionary():
+    from rag.profile import activate, load_profile
+
+    question = "远景能源零碳产业园建成后一年能有多少产值？"
+    activate(load_profile("national"))
+    assert "远景能源" not in analyze(question).orgs  # not a word of the national dictionary
+    activate(load_profile("shandong"))
+    q = analyze(question)
+    assert "远景能源" in q.orgs and q.guessed == []  # a name the shandong profile knows
+
+
 def test_generic_places_are_not_entities():
     assert analyze("山东省2023年竣工投产项目有多少个？").places == []
 
