@@ -666,12 +666,13 @@ def _antecedent(cand: _Candidate) -> list[_Candidate]:
     return [before] if before and _same_paragraph(before, cand) else []
 
 
-def _context_answer(q: Question, cand: _Candidate, by_place: dict[tuple[int, int], _Candidate],
+def _context_answer(q: Question, cand: _Candidate, candidates: list[_Candidate],
                     vetoes: set[str]) -> list[_Candidate]:
     """The sentence before a quoted one, when the quoted one lacks what was asked (a figure, a
     year) and that one states it: the reader read it as the quoted sentence's context, so it may
-    be what made the quoted one score ("忽必烈率军抵达河南汝南" after "1256年夏天，…")."""
-    before = by_place.get((cand.hit_rank, cand.position - 1))
+    be what made the quoted one score ("忽必烈率军抵达河南汝南" after "1256年夏天，…"). It is taken
+    from `candidates`, which carry their checks."""
+    before = next((c for c in candidates if c.hit_rank == cand.hit_rank and c.position == cand.position - 1), None)
     if before is None or _has_answer_type(q, cand.sentence) or not _has_answer_type(q, before.sentence):
         return []
     return [] if vetoes & set(before.checks) else [before]
@@ -722,8 +723,7 @@ def compose(
     it, the latest year the article itself names stands in."""
     if not hits:
         return refusal(hits, Refusal("no_passages", [], "索引中没有相关资料"), config.refusal_sources)
-    ranked = _candidates(q, hits, chunks, article_text, idf, config, page_year)
-    by_place = {(c.hit_rank, c.position): c for c in ranked}
+    ranked = candidates = _candidates(q, hits, chunks, article_text, idf, config, page_year)
     learned = reader is not None and policy is not None
     chosen: list[_Candidate] = []
     if not learned or rules_first:
@@ -751,7 +751,7 @@ def compose(
             numbers[cand.hit.chunk_id] = len(numbers) + 1
             citations.append(_citation(numbers[cand.hit.chunk_id], cand.hit))
         after = _elaboration(cand, config) if len(chosen) == 1 else []
-        stated = _context_answer(q, cand, by_place, vetoes) if cand is best else []
+        stated = _context_answer(q, cand, candidates, vetoes) if cand is best else []
         for quote in _antecedent(cand) + stated + [cand] + after:
             if (quote.hit.chunk_id, quote.span[0]) in quoted:
                 continue

@@ -175,14 +175,16 @@ def _entities(text: str) -> tuple[list[str], list[str], list[str]]:
 _LIST = r"哪几|哪些|哪[两二三四五六七八九十\d]+|分别(?:指|是)什么|分别指|包括什么|包括哪|都有什么|有哪"
 
 
-def _kind_and_unit(text: str) -> tuple[str, str | None]:
+def _kind_and_unit(text: str, names: int) -> tuple[str, str | None]:
+    """The kind of answer asked and its unit; `names` is how many places and organisations the
+    question names (two or more may make it a comparison)."""
     if re.search(r"哪一年|哪年|何年|什么时候|何时|哪一?天|几月|什么时间|哪个月|何日|啥时候?|几时|多会儿", text):
         return ("year" if re.search(r"哪一年|哪年|何年", text) else "date"), None
     if re.search(_LIST, text) and "多少" not in text:
         return "list", None
     # "那几个城郊村…多少钱": 那/这/哪几 points back at things named, it does not ask how many.
     unit_match = re.search(r"(?<![那这哪])(?:多少|几)\s*(" + UNIT + r")", text)
-    if re.search(r"和|与|相比|哪个更|分别|比较|对比|各", text) and len(sum(_entities(text)[:2], [])) >= 2 \
+    if re.search(r"和|与|相比|哪个更|分别|比较|对比|各", text) and names >= 2 \
             and re.search(r"分别|各|相比|哪个更|比较|对比", text):
         return "compare", unit_match.group(1) if unit_match else None
     if unit_match:
@@ -236,8 +238,8 @@ def _words(text: str) -> list[str]:
 def analyze(text: str) -> Question:
     """Parse a question into what it asks for."""
     text = text.strip()
-    kind, unit = _kind_and_unit(text)
     places, orgs, guessed = _entities(text)
+    kind, unit = _kind_and_unit(text, len(places) + len(orgs))
     years = [int(y) for y in YEAR.findall(text)]
     years += [int(y) for y in YEAR_BEFORE_PERIOD.findall(text) if int(y) not in years]
     periods = [p for p in PERIOD_WORDS if p in text or any(alt in text for alt in PERIOD_SYNONYMS.get(p, ()))]
